@@ -1,0 +1,92 @@
+package agent
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const mi = int64(1) << 20
+
+func TestDecide(t *testing.T) {
+	th := Thresholds{Threshold: 0.75, Target: 0.60}
+	// Limits of 1000 MiB keep the arithmetic readable: threshold 750 MiB, target 600 MiB.
+	lim := 1000 * mi
+	tests := map[string]struct {
+		stats Stats
+		want  Action
+	}{
+		"a container without a limit is never touched, however full": {
+			stats: Stats{Usage: 5000 * mi, Anon: 100 * mi, File: 4900 * mi, InactiveFile: 4900 * mi},
+			want:  Action{Verdict: VerdictNoLimit, Reason: "no memory limit: nothing to keep usage under"},
+		},
+		"usage and working set under the threshold are left alone": {
+			stats: Stats{Usage: 700 * mi, Limit: lim, Anon: 300 * mi, File: 400 * mi, InactiveFile: 380 * mi, ActiveFile: 20 * mi},
+			want:  Action{Verdict: VerdictUnder, Reason: "usage 70.0% and working set 32.0% of the limit are under the 75% threshold"},
+		},
+		"usage exactly at the threshold is not over it": {
+			stats: Stats{Usage: 750 * mi, Limit: lim, Anon: 300 * mi, File: 450 * mi, InactiveFile: 450 * mi},
+			want:  Action{Verdict: VerdictUnder, Reason: "usage 75.0% and working set 30.0% of the limit are under the 75% threshold"},
+		},
+		"a log writer at its limit gets just usage-target reclaimed, all of it from inactive cache": {
+			stats: Stats{Usage: 1000 * mi, Limit: lim, Anon: 300 * mi, File: 690 * mi, InactiveFile: 680 * mi, ActiveFile: 10 * mi},
+			want: Action{Verdict: VerdictReclaim, Bytes: 400 * mi, Trigger: "usage",
+				Reason: "usage over the 75% threshold (usage 100.0%, working set 32.0% of 1000.0MiB): reclaim 400.0MiB of page cache to reach 60%"},
+		},
+		"logs read twice push the working set over: reclaim covers all inactive plus the active excess": {
+			// ws = 900-50 = 850; usage-target = 300 = inactive 50 + (ws-target) 250.
+			stats: Stats{Usage: 900 * mi, Limit: lim, Anon: 300 * mi, File: 600 * mi, InactiveFile: 50 * mi, ActiveFile: 550 * mi},
+			want: Action{Verdict: VerdictReclaim, Bytes: 300 * mi, Trigger: "usage and working set",
+				Reason: "usage and working set over the 75% threshold (usage 90.0%, working set 85.0% of 1000.0MiB): reclaim 300.0MiB of page cache to reach 60%"},
+		},
+		"the amount is capped at what is reclaimable": {
+			// usage-target = 200, but only 160 MiB is on the file LRU lists (tmpfs counts in file, not there).
+			stats: Stats{Usage: 800 * mi, Limit: lim, Anon: 600 * mi, File: 200 * mi, InactiveFile: 150 * mi, ActiveFile: 10 * mi},
+			want: Action{Verdict: VerdictReclaim, Bytes: 160 * mi, Trigger: "usage",
+				Reason: "usage over the 75% threshold (usage 80.0%, working set 65.0% of 1000.0MiB): reclaim 160.0MiB of page cache to reach 60%"},
+		},
+		"an anon-bound container is not helped by dropping its cache": {
+			stats: Stats{Usage: 950 * mi, Limit: lim, Anon: 850 * mi, File: 100 * mi, InactiveFile: 90 * mi, ActiveFile: 10 * mi},
+			want: Action{Verdict: VerdictNotCache, Trigger: "usage and working set",
+				Reason: "usage and working set over the 75% threshold (usage 95.0%, working set 86.0% of 1000.0MiB), but only 100.0MiB is reclaimable page cache: anon memory needs a bigger limit"},
+		},
+		"tmpfs (shmem) counts as cache but is not reclaimable without swap": {
+			stats: Stats{Usage: 900 * mi, Limit: lim, Anon: 100 * mi, File: 800 * mi, InactiveFile: 50 * mi, ActiveFile: 0},
+			want: Action{Verdict: VerdictNotCache, Trigger: "usage and working set",
+				Reason: "usage and working set over the 75% threshold (usage 90.0%, working set 85.0% of 1000.0MiB), but only 50.0MiB is reclaimable page cache: anon memory needs a bigger limit"},
+		},
+		"the blog pod (3000Mi limit, 2.28 GB rss, 707 MB cache) gets all its cache reclaimed, landing under the threshold": {
+			// rss alone is 72.5 % of the limit: the target (60 %) is out of reach, but 75 % is not.
+			stats: Stats{Usage: 2987000000, Limit: 3000 * mi, Anon: 2280000000, File: 707000000, InactiveFile: 700000000, ActiveFile: 7000000},
+			want: Action{Verdict: VerdictReclaim, Bytes: 707000000, Trigger: "usage",
+				Reason: "usage over the 75% threshold (usage 95.0%, working set 72.7% of 3000.0MiB): reclaim 674.2MiB of page cache to reach 60%"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, Decide(tc.stats, th)); diff != "" {
+				t.Errorf("Decide(%+v) (-want +got):\n%s", tc.stats, diff)
+			}
+		})
+	}
+}
+
+func TestThresholdsValidate(t *testing.T) {
+	tests := map[string]struct {
+		th Thresholds
+		ok bool
+	}{
+		"the defaults are valid":             {DefaultThresholds, true},
+		"target above threshold is rejected": {Thresholds{Threshold: 0.6, Target: 0.7}, false},
+		"target equal to threshold rejected": {Thresholds{Threshold: 0.7, Target: 0.7}, false},
+		"threshold above 1 is rejected":      {Thresholds{Threshold: 1.2, Target: 0.7}, false},
+		"zero target is rejected":            {Thresholds{Threshold: 0.75, Target: 0}, false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if err := tc.th.Validate(); (err == nil) != tc.ok {
+				t.Errorf("Validate(%+v) = %v, want ok=%v", tc.th, err, tc.ok)
+			}
+		})
+	}
+}
