@@ -26,6 +26,8 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(),
 		newAgentCmd(),
+		newWebhookCmd(),
+		newMutateCmd(),
 		newRecommendCmd(),
 	)
 	return root

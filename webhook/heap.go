@@ -1,0 +1,257 @@
+package webhook
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"strings"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/headroom-dev/headroom/jvm"
+)
+
+// heapInfo is what the JVM of a container will use as its maximum heap, as far as the spec shows.
+type heapInfo struct {
+	maxHeap int64   // explicit -Xmx / -XX:MaxHeapSize in bytes; 0 when none applies
+	percent float64 // -XX:MaxRAMPercentage when maxHeap is 0 (0: the JVM default)
+	maxRAM  int64   // -XX:MaxRAM when maxHeap is 0 and it is set
+	// Settings the spec shows but cannot tell reach the JVM (e.g. JAVA_ARGS for a launcher that is
+	// not visibly java) may apply: the heap is then at most the largest of them.
+	hiddenMax     int64
+	hiddenPercent float64
+	// certain is false when a setting of unknown value (valueFrom, an options file) may apply.
+	certain bool
+}
+
+// effective is the heap the JVM sizes for a container limit of limit bytes.
+func (h heapInfo) effective(limit int64) int64 {
+	pct := h.percent
+	if pct <= 0 {
+		pct = defaultMaxRAMPercentage
+	}
+	ram := limit
+	if h.maxRAM > 0 && h.maxRAM < ram {
+		ram = h.maxRAM
+	}
+	heap := int64(float64(ram) * pct / 100)
+	if h.maxHeap > 0 {
+		heap = h.maxHeap
+	}
+	return max(heap, h.hiddenMax, int64(float64(limit)*h.hiddenPercent/100))
+}
+
+// analyzeHeap reads the heap settings of a container (memoized, see heapMemo).
+func analyzeHeap(c *corev1.Container) heapInfo {
+	h := memo.hash(c, -1)
+	if e, ok := memo.get(h, c, -1); ok {
+		return e.info
+	}
+	info := analyze(c)
+	memo.put(h, &heapEntry{c: cloneJVM(toJVM(c)), target: -1, info: info})
+	return info
+}
+
+func analyze(c *corev1.Container) heapInfo {
+	h := jvm.Analyze(toJVM(c))
+	info := heapInfo{maxHeap: h.MaxHeap, percent: h.MaxRAMPercentage, maxRAM: h.MaxRAM, certain: len(h.Invalid) == 0}
+	for _, o := range h.Hidden {
+		switch {
+		case o.Kind == jvm.KindMaxHeap && o.Bytes > 0:
+			info.hiddenMax = max(info.hiddenMax, o.Bytes)
+		case (o.Kind == jvm.KindMaxRAMPercentage || o.Kind == jvm.KindMaxRAMFraction) && o.Percent > 0:
+			info.hiddenPercent = max(info.hiddenPercent, o.Percent)
+		case o.Kind == jvm.KindXms || o.Kind == jvm.KindInitialHeap || o.Kind == jvm.KindMinHeap || o.Kind == jvm.KindMaxRAM:
+			// does not raise the maximum heap above the others
+		default:
+			info.certain = false
+		}
+	}
+	return info
+}
+
+// rewriteHeap sets the container's effective max heap to bytes through package jvm (memoized).
+// It returns nil and no error when the heap already is that size. The error carries the jvm
+// package's short machine reason and its message. The edit is shared: never modify it.
+func rewriteHeap(c *corev1.Container, bytes int64) (*heapEdit, error) {
+	h := memo.hash(c, bytes)
+	if e, ok := memo.get(h, c, bytes); ok {
+		return e.edit, e.err
+	}
+	edit, err := rewrite(c, bytes)
+	memo.put(h, &heapEntry{c: cloneJVM(toJVM(c)), target: bytes, edit: edit.clone(), err: err})
+	return edit, err
+}
+
+func rewrite(c *corev1.Container, bytes int64) (*heapEdit, error) {
+	out, ch, err := jvm.Rewrite(toJVM(c), bytes)
+	if err != nil {
+		var cre *jvm.CannotRewriteError
+		if errors.As(err, &cre) {
+			return nil, fmt.Errorf("%s: %s", cre.Reason, cre.Message)
+		}
+		return nil, err
+	}
+	if !ch.Changed() {
+		return nil, nil
+	}
+	e := &heapEdit{command: out.Command, args: out.Args, xmx: jvm.FormatSize(ch.NewMaxHeap), at: ch.Where.String()}
+	if ch.OldMaxHeap > 0 {
+		e.oldXmx = jvm.FormatSize(ch.OldMaxHeap)
+	}
+	if ch.NewXms > 0 {
+		e.note = fmt.Sprintf("-Xms lowered from %s to %s", jvm.FormatSize(ch.OldXms), jvm.FormatSize(ch.NewXms))
+	}
+	e.env = make([]envPair, len(out.Env))
+	for i, ev := range out.Env {
+		if i < len(c.Env) && c.Env[i].Name != ev.Name {
+			return nil, fmt.Errorf("ambiguous: env %d renamed from %s to %s", i, c.Env[i].Name, ev.Name)
+		}
+		if i < len(c.Env) && c.Env[i].ValueFrom != nil && ev.Value != c.Env[i].Value {
+			return nil, fmt.Errorf("value-from: env %s comes from a source", ev.Name)
+		}
+		e.env[i] = envPair{name: ev.Name, value: ev.Value}
+	}
+	return e, nil
+}
+
+// heapMemo remembers package jvm's answers, which depend only on a container's command, args
+// and env (and the target size): the pods of one ReplicaSet share them, so after the first pod
+// of a rollout or scale-up, sizing a JVM is a map lookup instead of parsing shell scripts and
+// option strings. Bounded: it starts over when full.
+type heapMemo struct {
+	mu   sync.Mutex
+	seed maphash.Seed
+	m    map[uint64]*heapEntry
+}
+
+const heapMemoSize = 4096
+
+type heapEntry struct {
+	c      jvm.Container // the input, compared in full on a hit
+	target int64         // -1: an analysis
+	info   heapInfo
+	edit   *heapEdit
+	err    error
+}
+
+var memo = &heapMemo{seed: maphash.MakeSeed(), m: map[uint64]*heapEntry{}}
+
+func (m *heapMemo) hash(c *corev1.Container, target int64) uint64 {
+	var h maphash.Hash
+	h.SetSeed(m.seed)
+	list := func(tag byte, ss []string) {
+		h.WriteByte(tag)
+		for _, s := range ss {
+			h.WriteString(s)
+			h.WriteByte(0)
+		}
+	}
+	list('c', c.Command)
+	list('a', c.Args)
+	h.WriteByte('e')
+	for i := range c.Env {
+		h.WriteString(c.Env[i].Name)
+		h.WriteByte(0)
+		h.WriteString(c.Env[i].Value)
+		if c.Env[i].ValueFrom != nil {
+			h.WriteByte(1)
+		} else {
+			h.WriteByte(0)
+		}
+	}
+	if len(c.EnvFrom) > 0 {
+		h.WriteByte('f')
+	}
+	var t [8]byte
+	for i := range t {
+		t[i] = byte(uint64(target) >> (8 * i))
+	}
+	h.Write(t[:])
+	return h.Sum64()
+}
+
+func (m *heapMemo) get(h uint64, c *corev1.Container, target int64) (*heapEntry, bool) {
+	m.mu.Lock()
+	e, ok := m.m[h]
+	m.mu.Unlock()
+	if !ok || e.target != target || !sameContainer(&e.c, c) {
+		return nil, false
+	}
+	return e, true
+}
+
+func (m *heapMemo) put(h uint64, e *heapEntry) {
+	m.mu.Lock()
+	if len(m.m) >= heapMemoSize {
+		m.m = make(map[uint64]*heapEntry, heapMemoSize)
+	}
+	m.m[h] = e
+	m.mu.Unlock()
+}
+
+// cloneJVM copies every string: the decoded ones are substrings of a whole request body, which
+// the memo must not keep alive.
+func cloneJVM(c jvm.Container) jvm.Container {
+	out := jvm.Container{Command: cloneStrings(c.Command), Args: cloneStrings(c.Args), EnvFrom: c.EnvFrom}
+	if c.Env != nil {
+		out.Env = make([]jvm.EnvVar, len(c.Env))
+		for i, e := range c.Env {
+			out.Env[i] = jvm.EnvVar{Name: strings.Clone(e.Name), Value: strings.Clone(e.Value), FromSource: e.FromSource}
+		}
+	}
+	return out
+}
+
+func cloneStrings(ss []string) []string {
+	if ss == nil {
+		return nil
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strings.Clone(s)
+	}
+	return out
+}
+
+func (e *heapEdit) clone() *heapEdit {
+	if e == nil {
+		return nil
+	}
+	c := *e
+	c.command, c.args = cloneStrings(e.command), cloneStrings(e.args)
+	c.env = make([]envPair, len(e.env))
+	for i, p := range e.env {
+		c.env[i] = envPair{name: strings.Clone(p.name), value: strings.Clone(p.value)}
+	}
+	return &c
+}
+
+func sameContainer(j *jvm.Container, c *corev1.Container) bool {
+	if !slices.Equal(j.Command, c.Command) || !slices.Equal(j.Args, c.Args) || j.EnvFrom != (len(c.EnvFrom) > 0) || len(j.Env) != len(c.Env) {
+		return false
+	}
+	for i := range j.Env {
+		e := &c.Env[i]
+		if j.Env[i].Name != e.Name || j.Env[i].Value != e.Value || j.Env[i].FromSource != (e.ValueFrom != nil) {
+			return false
+		}
+	}
+	return true
+}
+
+func parseHeapSize(s string) (int64, error) { return jvm.ParseSize(s) }
+
+// toJVM adapts a container to what package jvm reads. The jvm package does not modify its input.
+func toJVM(c *corev1.Container) jvm.Container {
+	out := jvm.Container{Command: c.Command, Args: c.Args, EnvFrom: len(c.EnvFrom) > 0}
+	if len(c.Env) > 0 {
+		out.Env = make([]jvm.EnvVar, len(c.Env))
+		for i, e := range c.Env {
+			out.Env[i] = jvm.EnvVar{Name: e.Name, Value: e.Value, FromSource: e.ValueFrom != nil}
+		}
+	}
+	return out
+}
