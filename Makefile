@@ -23,8 +23,12 @@ build: ## Build bin/headroom
 	go build -trimpath -ldflags '$(LDFLAGS)' -o bin/headroom ./cmd/headroom
 
 .PHONY: test
-test: setup ## Run all unit and integration tests (real kube-apiserver, etcd, Prometheus, JVM)
+test: setup chart-test ## Run all unit and integration tests (real kube-apiserver, etcd, Prometheus, JVM)
 	go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: chart-test
+chart-test: setup ## Lint, render (golden files) and install the Helm chart against a real kube-apiserver
+	cd charts/test && go vet ./... && go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for a short fixed time (FUZZTIME=10s)
@@ -33,6 +37,7 @@ fuzz: ## Run every fuzz target for a short fixed time (FUZZTIME=10s)
 .PHONY: generate
 generate: setup ## Regenerate deepcopy code and the CRD from api/ with controller-gen
 	bin/controller-gen object paths=./api/... crd:crdVersions=v1 output:crd:artifacts:config=config/crd paths=./api/...
+	cp config/crd/headroom.dev_memoryrecommendations.yaml charts/headroom/files/
 
 .PHONY: lint
 lint: ## gofmt and go vet
@@ -48,6 +53,7 @@ verify: lint ## lint + pure packages import no Kubernetes + go.mod tidy + genera
 	done
 	@go mod tidy -diff >/dev/null || { go mod tidy -diff | head -20; echo "go.mod/go.sum not tidy: run go mod tidy"; exit 1; }
 	@hack/check-generated.sh
+	@hack/check-chart-crd.sh
 	@echo verify ok
 
 .PHONY: ci

@@ -49,20 +49,24 @@ build() {
 }
 
 tools() {
-	# The key covers every input of the build, so a change of versions builds into a new directory.
+	local kminor
+	kminor=$(echo "${KUBE_VERSION#v}" | cut -d. -f2)
+	# Without these helm assumes Kubernetes v1.20 for `helm template` and `helm lint`.
+	local helm_ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+	helm_ldflags="$helm_ldflags -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$kminor"
+	helm_ldflags="$helm_ldflags -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$kminor"
+	# The key covers every input of the build, so a change of versions or flags builds into a new directory.
 	local key
 	key=$( (cat "$root/hack/tools/go.mod" "$root/hack/tools/go.sum" "$root"/hack/tools/*/main.go
-		echo "$KUBE_VERSION $HELM_VERSION $CONTROLLER_TOOLS_VERSION") | sha256sum | cut -c1-12)
+		echo "$KUBE_VERSION $HELM_VERSION $CONTROLLER_TOOLS_VERSION $helm_ldflags") | sha256sum | cut -c1-12)
 	out=$cache/tools-$key
 	mkdir -p "$out"
-	local kv=${KUBE_VERSION#v} minor
-	minor=$(echo "$kv" | cut -d. -f2)
-	local ver="-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
-	ver="$ver -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+	local ver="-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$kminor"
+	ver="$ver -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$kminor"
 	for b in kube-apiserver kube-controller-manager kubectl etcd; do
 		build "$b" go build -C "$root/hack/tools" -trimpath -ldflags "-s -w $ver" -o "$out/$b.tmp" "./$b"
 	done
-	build helm sh -c "GOBIN='$out/gobin' go install -trimpath -ldflags '-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION' helm.sh/helm/v3/cmd/helm@$HELM_VERSION && mv '$out/gobin/helm' '$out/helm.tmp'"
+	build helm sh -c "GOBIN='$out/gobin' go install -trimpath -ldflags '$helm_ldflags' helm.sh/helm/v3/cmd/helm@$HELM_VERSION && mv '$out/gobin/helm' '$out/helm.tmp'"
 	build controller-gen sh -c "GOBIN='$out/gobin' go install -trimpath sigs.k8s.io/controller-tools/cmd/controller-gen@$CONTROLLER_TOOLS_VERSION && mv '$out/gobin/controller-gen' '$out/controller-gen.tmp'"
 	mkdir -p "$root/bin"
 	for b in kube-apiserver kube-controller-manager kubectl etcd helm controller-gen; do
