@@ -73,33 +73,35 @@ func missing(t testing.TB, format string, args ...any) {
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freePort()
 	if err != nil {
-		t.Fatalf("find a free port: %v", err)
+		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
-// processLog creates a log file for a child process in dir. When the test has failed by the
-// time it ends, the tail of the log is printed, which is where a dead server says why.
-func processLog(t testing.TB, dir, name string) *os.File {
-	t.Helper()
-	f, err := os.Create(filepath.Join(dir, name+".log"))
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("create %s log: %v", name, err)
+		return 0, fmt.Errorf("find a free port: %w", err)
 	}
-	t.Cleanup(func() {
-		f.Close()
-		if !t.Failed() {
-			return
-		}
-		b, _ := os.ReadFile(f.Name())
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// logTails prints the end of every *.log in dir when the test has failed: that is where a
+// server that died says why.
+func logTails(t testing.TB, dir string) {
+	if !t.Failed() {
+		return
+	}
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	for _, name := range logs {
+		b, _ := os.ReadFile(name)
 		lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
 		if len(lines) > 30 {
 			lines = lines[len(lines)-30:]
 		}
-		t.Logf("last lines of %s:\n%s", f.Name(), bytes.Join(lines, []byte("\n")))
-	})
-	return f
+		t.Logf("last lines of %s:\n%s", name, bytes.Join(lines, []byte("\n")))
+	}
 }
