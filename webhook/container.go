@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/headroom-dev/headroom/api/v1alpha1"
+	"github.com/headroom-dev/headroom/jvm"
 )
 
 // minLimitBytes is the smallest memory limit headroom sets: runc refuses to start a container
@@ -109,7 +110,7 @@ func (s *Sizer) planContainer(c *corev1.Container, rc *v1alpha1.ContainerRecomme
 	heapSet := false // the heap is explicitly what the recommendation says (now or after rewriting)
 	cannot := ""
 	if rc.Xmx != "" {
-		want, err := parseHeapSize(rc.Xmx)
+		want, err := jvm.ParseSize(rc.Xmx)
 		if err != nil || want <= 0 {
 			return skip(c.Name, "invalid-recommendation: xmx "+rc.Xmx, true)
 		}

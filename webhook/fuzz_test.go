@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/headroom-dev/headroom/api/v1alpha1"
+	"github.com/headroom-dev/headroom/internal/manifest"
 	"github.com/headroom-dev/headroom/jvm"
 )
 
@@ -249,7 +250,7 @@ func newViolations(before, after *corev1.Pod, lrs []corev1.LimitRange) error {
 				bad[ct.Name+" request>limit"] = r.String()
 			}
 			if hasL {
-				if h := jvm.Analyze(toJVM(ct)); h.MaxHeap > 0 && h.MaxHeap >= l.Value() {
+				if h := jvm.Analyze(manifest.JVMContainer(ct)); h.MaxHeap > 0 && h.MaxHeap >= l.Value() {
 					bad[ct.Name+" heap>=limit"] = l.String()
 				}
 			}

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/headroom-dev/headroom/api/v1alpha1"
+	"github.com/headroom-dev/headroom/internal/manifest"
 	"github.com/headroom-dev/headroom/jvm"
 )
 
@@ -256,7 +257,7 @@ func validatePod(pod *corev1.Pod, lrs []corev1.LimitRange) error {
 			errs = append(errs, fmt.Errorf("%s: request %s above limit %s", c.Name, &r, &l))
 		}
 		if hasL {
-			if heap := jvm.Analyze(toJVM(c)); heap.MaxHeap > 0 && heap.MaxHeap >= l.Value() {
+			if heap := jvm.Analyze(manifest.JVMContainer(c)); heap.MaxHeap > 0 && heap.MaxHeap >= l.Value() {
 				errs = append(errs, fmt.Errorf("%s: -Xmx %d >= limit %s", c.Name, heap.MaxHeap, &l))
 			}
 		}

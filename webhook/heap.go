@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/headroom-dev/headroom/internal/manifest"
 	"github.com/headroom-dev/headroom/jvm"
 )
 
@@ -50,12 +51,12 @@ func analyzeHeap(c *corev1.Container) heapInfo {
 		return e.info
 	}
 	info := analyze(c)
-	memo.put(h, &heapEntry{c: cloneJVM(toJVM(c)), target: -1, info: info})
+	memo.put(h, &heapEntry{c: cloneJVM(manifest.JVMContainer(c)), target: -1, info: info})
 	return info
 }
 
 func analyze(c *corev1.Container) heapInfo {
-	h := jvm.Analyze(toJVM(c))
+	h := jvm.Analyze(manifest.JVMContainer(c))
 	info := heapInfo{maxHeap: h.MaxHeap, percent: h.MaxRAMPercentage, maxRAM: h.MaxRAM, certain: len(h.Invalid) == 0}
 	for _, o := range h.Hidden {
 		switch {
@@ -81,12 +82,12 @@ func rewriteHeap(c *corev1.Container, bytes int64) (*heapEdit, error) {
 		return e.edit, e.err
 	}
 	edit, err := rewrite(c, bytes)
-	memo.put(h, &heapEntry{c: cloneJVM(toJVM(c)), target: bytes, edit: edit.clone(), err: err})
+	memo.put(h, &heapEntry{c: cloneJVM(manifest.JVMContainer(c)), target: bytes, edit: edit.clone(), err: err})
 	return edit, err
 }
 
 func rewrite(c *corev1.Container, bytes int64) (*heapEdit, error) {
-	out, ch, err := jvm.Rewrite(toJVM(c), bytes)
+	out, ch, err := jvm.Rewrite(manifest.JVMContainer(c), bytes)
 	if err != nil {
 		var cre *jvm.CannotRewriteError
 		if errors.As(err, &cre) {
@@ -240,18 +241,4 @@ func sameContainer(j *jvm.Container, c *corev1.Container) bool {
 		}
 	}
 	return true
-}
-
-func parseHeapSize(s string) (int64, error) { return jvm.ParseSize(s) }
-
-// toJVM adapts a container to what package jvm reads. The jvm package does not modify its input.
-func toJVM(c *corev1.Container) jvm.Container {
-	out := jvm.Container{Command: c.Command, Args: c.Args, EnvFrom: len(c.EnvFrom) > 0}
-	if len(c.Env) > 0 {
-		out.Env = make([]jvm.EnvVar, len(c.Env))
-		for i, e := range c.Env {
-			out.Env[i] = jvm.EnvVar{Name: e.Name, Value: e.Value, FromSource: e.ValueFrom != nil}
-		}
-	}
-	return out
 }

@@ -10,8 +10,11 @@ import (
 // JVMContainer returns the parts of a container that decide its JVM options.
 func JVMContainer(c *corev1.Container) jvm.Container {
 	out := jvm.Container{Command: c.Command, Args: c.Args, EnvFrom: len(c.EnvFrom) > 0}
-	for _, e := range c.Env {
-		out.Env = append(out.Env, jvm.EnvVar{Name: e.Name, Value: e.Value, FromSource: e.ValueFrom != nil})
+	if len(c.Env) > 0 {
+		out.Env = make([]jvm.EnvVar, len(c.Env))
+		for i, e := range c.Env {
+			out.Env[i] = jvm.EnvVar{Name: e.Name, Value: e.Value, FromSource: e.ValueFrom != nil}
+		}
 	}
 	return out
 }
