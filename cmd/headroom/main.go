@@ -30,6 +30,7 @@ func newRootCmd() *cobra.Command {
 		newMutateCmd(),
 		newRecommendCmd(),
 		newReportCmd(),
+		newBacktestCmd(),
 	)
 	return root
 }
