@@ -33,6 +33,12 @@ func TestDecide(t *testing.T) {
 			want: Action{Verdict: VerdictReclaim, Bytes: 400 * mi, Trigger: "usage",
 				Reason: "usage over the 75% threshold (usage 100.0%, working set 32.0% of 1000.0MiB): reclaim 400.0MiB of page cache to reach 60%"},
 		},
+		"a read-heavy pod over on usage only keeps its hot active cache: only the inactive list goes": {
+			// ws = 830-130 = 700 (under the 750 line); usage-target = 230 > inactive 130: stop there.
+			stats: Stats{Usage: 830 * mi, Limit: lim, Anon: 300 * mi, File: 530 * mi, InactiveFile: 130 * mi, ActiveFile: 400 * mi},
+			want: Action{Verdict: VerdictReclaim, Bytes: 130 * mi, Trigger: "usage",
+				Reason: "usage over the 75% threshold (usage 83.0%, working set 70.0% of 1000.0MiB): reclaim 130.0MiB of page cache to reach 60%"},
+		},
 		"logs read twice push the working set over: reclaim covers all inactive plus the active excess": {
 			// ws = 900-50 = 850; usage-target = 300 = inactive 50 + (ws-target) 250.
 			stats: Stats{Usage: 900 * mi, Limit: lim, Anon: 300 * mi, File: 600 * mi, InactiveFile: 50 * mi, ActiveFile: 550 * mi},

@@ -111,6 +111,12 @@ func Decide(s Stats, t Thresholds) Action {
 	// usage-target = inactive_file + (ws-target): the whole inactive list plus just the active cache the
 	// working set must lose.
 	want := min(s.Usage-target, s.Reclaimable())
+	if !overWS {
+		// Only usage is over: dropping the inactive list alone brings usage down to the working set,
+		// which is under the line. Active cache is a read-heavy pod's hot data (FACTS.md A.2); taking it
+		// to reach the target would buy nothing an alert sees and cost re-reads from disk.
+		want = min(want, s.InactiveFile)
+	}
 	return Action{Verdict: VerdictReclaim, Bytes: want, Trigger: trigger, Reason: fmt.Sprintf(
 		"%s over the %s threshold (usage %s, working set %s of %s): reclaim %s of page cache to reach %s",
 		trigger, fraction(t.Threshold), percent(s.Usage, s.Limit), percent(ws, s.Limit), mib(s.Limit), mib(want), fraction(t.Target))}

@@ -41,8 +41,12 @@ func TestDecideProperties(t *testing.T) {
 			// still under the threshold (never left over it by a reclaim that could have done more).
 			after := s.Usage - a.Bytes
 			target := int64(th.Target * float64(limit))
-			if after > target && (a.Bytes != s.Reclaimable() || after > line) {
+			if after > target && (a.Bytes != s.Reclaimable() || after > line) && (a.Bytes != s.InactiveFile || after > line) {
 				t.Fatalf("%+v: usage after the reclaim %d, target %d, line %d", s, after, target, line)
+			}
+			// With only usage over the line, the hot (active) cache is left alone.
+			if s.WorkingSet() <= line && a.Bytes > s.InactiveFile {
+				t.Fatalf("%+v: working set under the line, yet %d bytes reclaimed beyond the inactive list", s, a.Bytes)
 			}
 		default:
 			t.Fatalf("%+v: verdict %s for a cgroup with a limit", s, a.Verdict)
