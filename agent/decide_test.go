@@ -46,10 +46,11 @@ func TestDecide(t *testing.T) {
 				Reason: "usage and working set over the 75% threshold (usage 90.0%, working set 85.0% of 1000.0MiB): reclaim 300.0MiB of page cache to reach 60%"},
 		},
 		"the amount is capped at what is reclaimable": {
-			// usage-target = 200, but only 160 MiB is on the file LRU lists (tmpfs counts in file, not there).
-			stats: Stats{Usage: 800 * mi, Limit: lim, Anon: 600 * mi, File: 200 * mi, InactiveFile: 150 * mi, ActiveFile: 10 * mi},
-			want: Action{Verdict: VerdictReclaim, Bytes: 160 * mi, Trigger: "usage",
-				Reason: "usage over the 75% threshold (usage 80.0%, working set 65.0% of 1000.0MiB): reclaim 160.0MiB of page cache to reach 60%"},
+			// usage-target = 300, but only 160 MiB is on the file LRU lists (tmpfs counts in file, not
+			// there). The working set (890) is over too, so active cache may go.
+			stats: Stats{Usage: 900 * mi, Limit: lim, Anon: 600 * mi, File: 300 * mi, InactiveFile: 10 * mi, ActiveFile: 150 * mi},
+			want: Action{Verdict: VerdictReclaim, Bytes: 160 * mi, Trigger: "usage and working set",
+				Reason: "usage and working set over the 75% threshold (usage 90.0%, working set 89.0% of 1000.0MiB): reclaim 160.0MiB of page cache to reach 60%"},
 		},
 		"an anon-bound container is not helped by dropping its cache": {
 			stats: Stats{Usage: 950 * mi, Limit: lim, Anon: 850 * mi, File: 100 * mi, InactiveFile: 90 * mi, ActiveFile: 10 * mi},
@@ -61,11 +62,12 @@ func TestDecide(t *testing.T) {
 			want: Action{Verdict: VerdictNotCache, Trigger: "usage and working set",
 				Reason: "usage and working set over the 75% threshold (usage 90.0%, working set 85.0% of 1000.0MiB), but only 50.0MiB is reclaimable page cache: anon memory needs a bigger limit"},
 		},
-		"the blog pod (3000Mi limit, 2.28 GB rss, 707 MB cache) gets all its cache reclaimed, landing under the threshold": {
-			// rss alone is 72.5 % of the limit: the target (60 %) is out of reach, but 75 % is not.
+		"the blog pod (3000Mi limit, 2.28 GB rss, 707 MB cache) gets its inactive cache reclaimed, landing under the threshold": {
+			// rss alone is 72.5 % of the limit: the target (60 %) is out of reach, but 75 % is not. Only
+			// usage is over, so the 7 MB of active cache stay.
 			stats: Stats{Usage: 2987000000, Limit: 3000 * mi, Anon: 2280000000, File: 707000000, InactiveFile: 700000000, ActiveFile: 7000000},
-			want: Action{Verdict: VerdictReclaim, Bytes: 707000000, Trigger: "usage",
-				Reason: "usage over the 75% threshold (usage 95.0%, working set 72.7% of 3000.0MiB): reclaim 674.2MiB of page cache to reach 60%"},
+			want: Action{Verdict: VerdictReclaim, Bytes: 700000000, Trigger: "usage",
+				Reason: "usage over the 75% threshold (usage 95.0%, working set 72.7% of 3000.0MiB): reclaim 667.6MiB of page cache to reach 60%"},
 		},
 	}
 	for name, tc := range tests {
