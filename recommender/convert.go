@@ -20,6 +20,8 @@ type Result struct {
 	Recommendation sizing.Recommendation
 	// Err is what sizing.Recommend returned: nil, or wrapping sizing.ErrInsufficientHistory.
 	Err error
+	// Current is what the container runs with now, as the recommendation was computed against it.
+	Current sizing.Current
 }
 
 // ContainerStatus maps a sizing result to the API. Limit, request and -Xmx are set only when the
@@ -75,9 +77,9 @@ func APIVersionFor(kind string) string {
 	return "apps/v1"
 }
 
-// New builds the MemoryRecommendation of a workload from its containers' results, with Ready and
+// NewObject builds the MemoryRecommendation of a workload from its containers' results, with Ready and
 // InsufficientHistory conditions, updated at now.
-func New(key history.WorkloadKey, results []Result, now time.Time) *v1alpha1.MemoryRecommendation {
+func NewObject(key history.WorkloadKey, results []Result, now time.Time) *v1alpha1.MemoryRecommendation {
 	mr := &v1alpha1.MemoryRecommendation{
 		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "MemoryRecommendation"},
 		ObjectMeta: metav1.ObjectMeta{Name: v1alpha1.NameFor(key.Kind, key.Name), Namespace: key.Namespace},
@@ -106,22 +108,4 @@ func New(key history.WorkloadKey, results []Result, now time.Time) *v1alpha1.Mem
 	}
 	mr.Status.Conditions = []metav1.Condition{ready, insufficient}
 	return mr
-}
-
-// ForWorkload sizes each container with the policy and builds the workload's MemoryRecommendation.
-// current says what the pod template sets for a container; when it returns false, what history
-// shows is used (the last limit seen, -Xmx unknown). A container with no pods in containers gets
-// "insufficient history".
-func ForWorkload(p sizing.Policy, key history.WorkloadKey, containers []sizing.Container,
-	current func(container string) (sizing.Current, bool), now time.Time) *v1alpha1.MemoryRecommendation {
-	results := make([]Result, 0, len(containers))
-	for _, c := range containers {
-		cur, ok := current(c.Name)
-		if !ok {
-			cur = sizing.Current{Limit: c.LastLimit()}
-		}
-		rec, err := sizing.Recommend(p, c, cur)
-		results = append(results, Result{Name: c.Name, Recommendation: rec, Err: err})
-	}
-	return New(key, results, now)
 }

@@ -49,10 +49,10 @@ func TestContainerStatus(t *testing.T) {
 	}
 }
 
-func TestNew(t *testing.T) {
+func TestNewObject(t *testing.T) {
 	now := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
 	key := history.WorkloadKey{Namespace: "shop", Kind: "CronJob", Name: "nightly"}
-	mr := New(key, []Result{
+	mr := NewObject(key, []Result{
 		{Name: "a", Recommendation: sizing.Recommendation{Reason: "Fine."}},
 		{Name: "b", Err: sizing.ErrInsufficientHistory},
 	}, now)

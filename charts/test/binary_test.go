@@ -44,9 +44,7 @@ func headroomBinary(t *testing.T) string {
 // pending are the subcommands the chart runs that cmd/headroom does not have yet, each with the
 // issue that brings it. Their containers' checks are skipped (and say so); once the binary has the
 // subcommand, the test fails until it is removed from here, so the list cannot go stale.
-var pending = map[string]string{
-	"recommender": "the recommender issue (cmd/headroom/recommender.go)",
-}
+var pending = map[string]string{}
 
 // Every container's arguments are accepted by the real headroom binary: the subcommand exists, every
 // flag is one of its flags, and every value parses (cobra parses all flags before it honours --help).

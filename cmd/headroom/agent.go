@@ -5,12 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 
-	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
-	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -79,12 +76,10 @@ Manual mode: agent --once --cgroup DIR acts on one cgroup directory, without Kub
 }
 
 func runAgent(o agentOptions) error {
-	log, err := agentLogger(o.logLevel)
+	log, err := setupLogging(o.logLevel)
 	if err != nil {
 		return err
 	}
-	ctrl.SetLogger(log)
-	klog.SetLogger(log)
 	mode, err := agent.ParseMode(o.defaultMode)
 	if err != nil {
 		return fmt.Errorf("--default-mode: %w", err)
@@ -134,18 +129,4 @@ func runAgent(o agentOptions) error {
 		return err
 	}
 	return mgr.Start(ctx)
-}
-
-// agentLogger writes JSON lines to stderr.
-func agentLogger(level string) (logr.Logger, error) {
-	var l slog.Level
-	switch level {
-	case "info":
-		l = slog.LevelInfo
-	case "debug":
-		l = slog.Level(-2) // logr V(2) maps to slog level -2
-	default:
-		return logr.Logger{}, fmt.Errorf("--log-level %q: want info or debug", level)
-	}
-	return logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
 }

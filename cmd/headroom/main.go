@@ -29,6 +29,7 @@ func newRootCmd() *cobra.Command {
 		newWebhookCmd(),
 		newMutateCmd(),
 		newRecommendCmd(),
+		newRecommenderCmd(),
 		newReportCmd(),
 		newBacktestCmd(),
 	)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
@@ -68,17 +69,9 @@ func runRecommend(cmd *cobra.Command, o recommendOptions) error {
 	if o.output != "yaml" && o.output != "json" {
 		return fmt.Errorf("-o %s: want yaml or json", o.output)
 	}
-	policy := sizing.Default()
-	if o.policyFile != "" {
-		f, err := os.Open(o.policyFile)
-		if err != nil {
-			return err
-		}
-		policy, err = sizing.DecodePolicy(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", o.policyFile, err)
-		}
+	policy, err := readPolicy(o.policyFile)
+	if err != nil {
+		return err
 	}
 	lookback := policy.Lookback.D()
 	if o.lookback > 0 {
@@ -191,21 +184,11 @@ func runRecommend(cmd *cobra.Command, o recommendOptions) error {
 // and the template's containers that history lacks.
 func recommendWorkload(p sizing.Policy, key history.WorkloadKey, containers []sizing.Container, mw *manifest.Workload,
 	now time.Time) *v1alpha1.MemoryRecommendation {
-	current := func(string) (sizing.Current, bool) { return sizing.Current{}, false }
+	var spec *corev1.PodSpec
 	if mw != nil {
-		current = func(name string) (sizing.Current, bool) { return manifest.Current(mw.PodSpec, name) }
-		have := map[string]bool{}
-		for _, c := range containers {
-			have[c.Name] = true
-		}
-		for _, c := range mw.PodSpec.Containers {
-			if !have[c.Name] {
-				containers = append(containers, sizing.Container{Name: c.Name})
-			}
-		}
-		sort.Slice(containers, func(i, j int) bool { return containers[i].Name < containers[j].Name })
+		spec = mw.PodSpec
 	}
-	return recommender.ForWorkload(p, key, containers, current, now)
+	return recommender.NewObject(key, recommender.Size(p, containers, spec, 0), now)
 }
 
 func printRecommendations(w io.Writer, format string, items []*v1alpha1.MemoryRecommendation) error {

@@ -3,12 +3,8 @@ package main
 import (
 	"flag"
 	"fmt"
-	"log/slog"
-	"os"
 
-	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
-	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 
@@ -31,12 +27,10 @@ memory limits, requests and -Xmx (mode enforce) or only says what it would do (d
 annotation and admission warnings). It always allows the pod: any trouble leaves the pod unchanged.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := webhookLogger(logLevel)
+			log, err := setupLogging(logLevel)
 			if err != nil {
 				return err
 			}
-			ctrl.SetLogger(log)
-			klog.SetLogger(log)
 			o.Policy.DefaultMode = mode
 			o.Policy.Requests = webhook.RequestPolicy(requests)
 			cfg, err := config.GetConfig()
@@ -66,18 +60,4 @@ annotation and admission warnings). It always allows the pod: any trouble leaves
 		f.AddGoFlag(kf)
 	}
 	return cmd
-}
-
-// webhookLogger writes JSON lines to stderr.
-func webhookLogger(level string) (logr.Logger, error) {
-	var l slog.Level
-	switch level {
-	case "info":
-		l = slog.LevelInfo
-	case "debug":
-		l = slog.Level(-1) // logr V(1) maps to slog level -1
-	default:
-		return logr.Logger{}, fmt.Errorf("--log-level %q: want info or debug", level)
-	}
-	return logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
 }
