@@ -60,8 +60,8 @@ verify: lint ## lint + pure packages import no Kubernetes + go.mod tidy + genera
 ci: verify test fuzz ## What CI runs: verify, test, short fuzzing
 
 .PHONY: demo
-demo: ## Run the whole product on a local embedded cluster (not yet available)
-	@echo "make demo is not yet available: it lands with the demo issue (#9)" >&2; exit 1
+demo: setup build ## Run the whole product on a local embedded cluster: etcd, kube-apiserver, Prometheus, recommender, webhook, report
+	go run ./hack/demo -root . -out out/demo
 
 .PHONY: bench
 bench: ## Run the benchmarks (not yet available)
