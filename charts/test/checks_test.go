@@ -649,15 +649,18 @@ func leastPrivilege(n names, agent bool) map[string][]rule {
 	want := map[string][]rule{
 		"ClusterRole/" + n.webhook: append(rules("headroom.dev", []string{"memoryrecommendations"}, cached),
 			rules("", []string{"namespaces", "limitranges"}, cached)...),
+		// The exact set `headroom recommender --once` needs, checked by running it as a user that
+		// holds only this (cmd/headroom/recommender_test.go): informer caches, server-side apply.
 		"ClusterRole/" + n.recommender: slices.Concat(
-			rules("apps", []string{"deployments", "statefulsets", "daemonsets", "replicasets"}, read),
-			rules("batch", []string{"jobs", "cronjobs"}, read),
-			rules("", []string{"namespaces"}, read),
-			rules("headroom.dev", []string{"memoryrecommendations"}, []string{"get", "list", "watch", "create", "update", "patch", "delete"}),
-			rules("headroom.dev", []string{"memoryrecommendations/status"}, []string{"get", "update", "patch"}),
-			rules("", []string{"events"}, record), // leader election records core Events
-			events),
-		"Role/" + n.recommender + "-leader-election": rules("coordination.k8s.io", []string{"leases"}, []string{"get", "list", "watch", "create", "update", "patch"}),
+			rules("apps", []string{"deployments", "statefulsets", "daemonsets", "replicasets"}, cached),
+			rules("batch", []string{"jobs", "cronjobs"}, cached),
+			rules("", []string{"namespaces", "limitranges"}, cached),
+			rules("headroom.dev", []string{"memoryrecommendations"}, []string{"list", "watch", "create", "patch"}),
+			rules("headroom.dev", []string{"memoryrecommendations/status"}, []string{"patch"})),
+		// Leader election: the Lease, and the core Events the elector records, in the release namespace.
+		"Role/" + n.recommender + "-leader-election": slices.Concat(
+			rules("coordination.k8s.io", []string{"leases"}, []string{"get", "create", "update"}),
+			rules("", []string{"events"}, record)),
 	}
 	if agent {
 		want["ClusterRole/"+n.agent] = append(rules("", []string{"pods", "namespaces"}, cached), events...)
