@@ -64,5 +64,5 @@ demo: setup build ## Run the whole product on a local embedded cluster: etcd, ku
 	go run ./hack/demo -root . -out out/demo
 
 .PHONY: bench
-bench: ## Run the benchmarks (not yet available)
-	@echo "make bench is not yet available: it lands with the benchmarks issue (#9)" >&2; exit 1
+bench: setup build ## Run every benchmark docs/benchmarks.md quotes (about 15 minutes; BENCH="go webhook recommender")
+	hack/bench.sh $(BENCH)
