@@ -234,8 +234,11 @@ func (d *demo) createWorkloads(ctx context.Context) error {
 	for _, o := range objs {
 		switch o := o.(type) {
 		case *appsv1.Deployment:
-			if o.Name == optedOutWorkload {
+			switch o.Name {
+			case optedOutWorkload:
 				o.Spec.Template.Annotations = map[string]string{"headroom.dev/mode": "off"}
+			case seedWorkload: // exactly the blog's command line: no exec, $JAVA_OPTS word-split
+				o.Spec.Template.Spec.Containers[0].Command = []string{"/bin/sh", "-c", "java $JAVA_OPTS -jar /opt/app.jar"}
 			}
 			_, err = d.cs.AppsV1().Deployments(o.Namespace).Create(ctx, o, metav1.CreateOptions{})
 		case *appsv1.StatefulSet:
@@ -442,7 +445,7 @@ func (d *demo) report(ctx context.Context) error {
 }
 
 func (d *demo) summary() {
-	fmt.Fprintf(d.w, "\nThe seed pod %s/%s (a JVM started by sh -c 'exec java $JAVA_OPTS -jar /opt/app.jar'):\n", seedNamespace, seedWorkload)
+	fmt.Fprintf(d.w, "\nThe seed pod %s/%s (a JVM started by /bin/sh -c 'java $JAVA_OPTS -jar /opt/app.jar'):\n", seedNamespace, seedWorkload)
 	fmt.Fprintf(d.w, "  before headroom: limit %-8s request %-8s -Xmx %-6s in %s\n", d.before.limit, d.before.request, d.before.xmx, d.before.xmxWhere)
 	fmt.Fprintf(d.w, "  after  headroom: limit %-8s request %-8s -Xmx %-6s in %s\n", d.after.limit, d.after.request, d.after.xmx, d.after.xmxWhere)
 	fmt.Fprintf(d.w, "Admission warnings in the dry-run namespace %s: %d\n", dryRunNamespace, len(d.warnings))
