@@ -64,7 +64,8 @@ Manual mode: agent --once --cgroup DIR acts on one cgroup directory, without Kub
 	f.IntVar(&o.cfg.NodeReclaimsPerMinute, "node-max-reclaims-per-minute", o.cfg.NodeReclaimsPerMinute, "most targeted reclaims per minute on this node (burst of the same size)")
 	f.BoolVar(&o.cfg.AllowDropCaches, "allow-drop-caches", false, "last resort: drop the node's whole page cache (echo 1 > drop_caches) when a targeted reclaim failed; hurts every pod on the node")
 	f.DurationVar(&o.cfg.DropCachesMinInterval, "drop-caches-min-interval", o.cfg.DropCachesMinInterval, "least time between two node-wide drop_caches")
-	f.StringVar(&o.defaultMode, "default-mode", string(o.cfg.DefaultMode), "mode for pods in namespaces without a headroom.dev/mode label: enforce, dry-run (events only) or off")
+	// dry-run by default, as in the chart: events only until a namespace says enforce.
+	f.StringVar(&o.defaultMode, "default-mode", string(agent.ModeDryRun), "mode for pods in namespaces without a headroom.dev/mode label: enforce, dry-run (events only) or off")
 	f.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the /metrics endpoint; 0 disables it")
 	f.StringVar(&o.healthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz; 0 disables them")
 	f.BoolVar(&o.once, "once", false, "run one pass and exit (with --cgroup: act on that cgroup only, without Kubernetes)")

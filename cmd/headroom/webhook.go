@@ -14,7 +14,7 @@ import (
 func newWebhookCmd() *cobra.Command {
 	var (
 		o        webhook.Options
-		mode     = webhook.ModeEnforce
+		mode     = webhook.ModeDryRun // the safe default, as in the chart: nothing changes until a namespace says enforce
 		requests string
 		logLevel string
 	)
