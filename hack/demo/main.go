@@ -57,7 +57,10 @@ func main() {
 	out := flag.String("out", "out/demo", "where to keep the HTML report")
 	keep := flag.Bool("keep", false, "keep the temporary directory with the servers' logs")
 	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// `make demo | head` must not kill the demo before it stops its servers: with SIGPIPE ignored
+	// a closed stdout only makes writes fail.
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	d := &demo{root: *root, out: *out, w: os.Stdout, bin: binIn(*root)}
 	err := d.run(ctx, *keep)
 	stop()
