@@ -31,6 +31,9 @@ type Recommender struct {
 	mu      sync.RWMutex
 	last    map[string]*NamespaceResult
 	nsState map[string]namespaceState // per served namespace, for the gauges
+	cycled  bool                      // a cycle has finished: Last is what the cluster is like
+
+	reportSlot chan struct{} // see Report
 }
 
 // NamespaceResult is the outcome of the last successful read of one namespace: the sizing results
@@ -93,6 +96,8 @@ func New(reader client.Reader, c client.Client, opts Options, log logr.Logger) (
 		log:     log,
 		last:    map[string]*NamespaceResult{},
 		nsState: map[string]namespaceState{},
+		// One report at a time: each holds a namespace's raw history while it is built.
+		reportSlot: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -478,6 +483,7 @@ func (r *Recommender) finish(c *cycleRun, namespaces []served) {
 	for ns, s := range c.states {
 		r.nsState[ns] = s
 	}
+	r.cycled = true
 	byState, nsByState := map[string]int{}, map[string]int{}
 	for _, s := range r.nsState {
 		nsByState[s.state]++

@@ -78,6 +78,19 @@ func (c *cluster) recommender(t *testing.T, mutate ...func(*Options)) *Recommend
 	return r
 }
 
+// setPolicy sets a namespace's headroom.dev/policy annotation.
+func (c *cluster) setPolicy(t *testing.T, name, policy string) {
+	t.Helper()
+	var ns corev1.Namespace
+	if err := c.client.Get(context.Background(), client.ObjectKey{Name: name}, &ns); err != nil {
+		t.Fatal(err)
+	}
+	ns.Annotations = map[string]string{PolicyKey: policy}
+	if err := c.client.Update(context.Background(), &ns); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // golden reads the MemoryRecommendations `headroom recommend` prints for a scenario.
 func golden(t *testing.T, file string) map[string]v1alpha1.MemoryRecommendation {
 	t.Helper()
@@ -319,15 +332,8 @@ func TestCycleKeepsTheLastGoodRecommendationWhenHistoryShrinks(t *testing.T) {
 func TestCycleNamespacePolicy(t *testing.T) {
 	c := newCluster(t)
 	ctx := context.Background()
-	var ns corev1.Namespace
-	if err := c.client.Get(ctx, client.ObjectKey{Name: "shop"}, &ns); err != nil {
-		t.Fatal(err)
-	}
 	// The chart sets a 2h horizon when the agent runs; here one namespace does.
-	ns.Annotations = map[string]string{PolicyKey: "{horizon: 2h}"}
-	if err := c.client.Update(ctx, &ns); err != nil {
-		t.Fatal(err)
-	}
+	c.setPolicy(t, "shop", "{horizon: 2h}")
 	r := c.recommender(t)
 	if st := r.RunOnce(ctx); st.Err != nil {
 		t.Fatal(st.Err)
@@ -342,10 +348,7 @@ func TestCycleNamespacePolicy(t *testing.T) {
 
 	// A policy annotation with a typo stops that namespace (its objects stay), not the others.
 	before := get(t, c.client, "shop", "deployment-orders")
-	ns.Annotations[PolicyKey] = "{horizn: 2h}"
-	if err := c.client.Update(ctx, &ns); err != nil {
-		t.Fatal(err)
-	}
+	c.setPolicy(t, "shop", "{horizn: 2h}")
 	c.req.reset()
 	st := r.RunOnce(ctx)
 	if st.Err == nil || !strings.Contains(st.Err.Error(), "field horizn not found") || !slices.Equal(st.Failed, []string{"shop"}) {

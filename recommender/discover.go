@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/headroom-dev/headroom/history"
+	"github.com/headroom-dev/headroom/internal/inventory"
 )
 
 // Target is a workload that gets a MemoryRecommendation.
@@ -115,18 +116,21 @@ func LimitRangeMax(lrs []corev1.LimitRange) int64 {
 
 // TrimWorkload is the informer transform of the workload kinds: it keeps what Discover and
 // sizing read (name, namespace, UID, owner references, and per container the name, command,
-// args, env and resources) and drops the rest, including the pod template of ReplicaSets and Jobs
-// a controller owns, which are never sized themselves. With 10,000 Deployments and their
-// ReplicaSets this is most of the recommender's memory. Other objects pass unchanged.
+// args, env and resources) and what the report adds (the desired replicas, and the pod
+// template's headroom.dev/mode and headroom.dev/exclude-containers annotations, for the
+// workloads that have them), and drops the rest, including the pod template of ReplicaSets and
+// Jobs a controller owns, which are never sized themselves. With 10,000 Deployments and their
+// ReplicaSets this is most of the recommender's memory; what the report adds is a few bytes a
+// workload. Other objects pass unchanged.
 func TrimWorkload(obj any) (any, error) {
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
 		trimMeta(&o.ObjectMeta)
-		o.Spec = appsv1.DeploymentSpec{Template: trimTemplate(o.Spec.Template)}
+		o.Spec = appsv1.DeploymentSpec{Replicas: o.Spec.Replicas, Template: trimTemplate(o.Spec.Template)}
 		o.Status = appsv1.DeploymentStatus{}
 	case *appsv1.StatefulSet:
 		trimMeta(&o.ObjectMeta)
-		o.Spec = appsv1.StatefulSetSpec{Template: trimTemplate(o.Spec.Template)}
+		o.Spec = appsv1.StatefulSetSpec{Replicas: o.Spec.Replicas, Template: trimTemplate(o.Spec.Template)}
 		o.Status = appsv1.StatefulSetStatus{}
 	case *appsv1.DaemonSet:
 		trimMeta(&o.ObjectMeta)
@@ -134,11 +138,11 @@ func TrimWorkload(obj any) (any, error) {
 		o.Status = appsv1.DaemonSetStatus{}
 	case *appsv1.ReplicaSet:
 		trimMeta(&o.ObjectMeta)
-		tmpl := corev1.PodTemplateSpec{}
+		spec := appsv1.ReplicaSetSpec{}
 		if metav1.GetControllerOfNoCopy(o) == nil {
-			tmpl = trimTemplate(o.Spec.Template)
+			spec = appsv1.ReplicaSetSpec{Replicas: o.Spec.Replicas, Template: trimTemplate(o.Spec.Template)}
 		}
-		o.Spec = appsv1.ReplicaSetSpec{Template: tmpl}
+		o.Spec = spec
 		o.Status = appsv1.ReplicaSetStatus{}
 	case *batchv1.CronJob:
 		trimMeta(&o.ObjectMeta)
@@ -165,10 +169,28 @@ func trimMeta(m *metav1.ObjectMeta) {
 }
 
 func trimTemplate(t corev1.PodTemplateSpec) corev1.PodTemplateSpec {
-	return corev1.PodTemplateSpec{Spec: corev1.PodSpec{
-		InitContainers: trimContainers(t.Spec.InitContainers),
-		Containers:     trimContainers(t.Spec.Containers),
-	}}
+	return corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Annotations: keepKeys(t.Annotations, inventory.ModeKey, inventory.ExcludeKey)},
+		Spec: corev1.PodSpec{
+			InitContainers: trimContainers(t.Spec.InitContainers),
+			Containers:     trimContainers(t.Spec.Containers),
+		},
+	}
+}
+
+// keepKeys returns the entries of m with these keys; nil (no map at all) when there are none,
+// as for most workloads.
+func keepKeys(m map[string]string, keys ...string) map[string]string {
+	var out map[string]string
+	for _, k := range keys {
+		if v, ok := m[k]; ok {
+			if out == nil {
+				out = make(map[string]string, len(keys))
+			}
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // trimContainers keeps what manifest.Current reads. Env values from a ConfigMap or Secret only

@@ -80,7 +80,8 @@ func TestTrimWorkloadKeepsWhatSizingReads(t *testing.T) {
 				Replicas: ptr.To[int32](3),
 				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "orders"}},
 				Template: corev1.PodTemplateSpec{
-					ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "orders"}},
+					ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "orders"},
+						Annotations: map[string]string{"headroom.dev/exclude-containers": "proxy", "prometheus.io/scrape": "true"}},
 					Spec: corev1.PodSpec{
 						Volumes: []corev1.Volume{{Name: "data"}},
 						Containers: []corev1.Container{{
@@ -129,8 +130,15 @@ func TestTrimWorkloadKeepsWhatSizingReads(t *testing.T) {
 		}
 	}
 	if trimmed.Name != "orders" || trimmed.UID != "u1" || trimmed.Annotations != nil || trimmed.ManagedFields != nil ||
-		trimmed.Spec.Template.Spec.Volumes != nil || trimmed.Spec.Replicas != nil || trimmed.Status.Replicas != 0 {
+		trimmed.Spec.Template.Spec.Volumes != nil || trimmed.Spec.Template.Labels != nil || trimmed.Status.Replicas != 0 {
 		t.Errorf("not trimmed: %+v", trimmed)
+	}
+	// The report reads the replicas and headroom's own annotations of the template, nothing else.
+	if diff := cmp.Diff(map[string]string{"headroom.dev/exclude-containers": "proxy"}, trimmed.Spec.Template.Annotations); diff != "" {
+		t.Errorf("template annotations (-want +got):\n%s", diff)
+	}
+	if trimmed.Spec.Replicas == nil || *trimmed.Spec.Replicas != 3 {
+		t.Errorf("replicas = %v, want 3", trimmed.Spec.Replicas)
 	}
 
 	// A ReplicaSet of a Deployment keeps no template at all; a bare one keeps it.
@@ -139,8 +147,15 @@ func TestTrimWorkloadKeepsWhatSizingReads(t *testing.T) {
 	bare := &appsv1.ReplicaSet{ObjectMeta: objMeta("shop", "bare"), Spec: appsv1.ReplicaSetSpec{Template: orig.Spec.Template}}
 	_, _ = TrimWorkload(owned)
 	_, _ = TrimWorkload(bare)
-	if len(owned.Spec.Template.Spec.Containers) != 0 || len(owned.OwnerReferences) != 1 || len(bare.Spec.Template.Spec.Containers) != 2 {
+	if len(owned.Spec.Template.Spec.Containers) != 0 || owned.Spec.Template.Annotations != nil || len(owned.OwnerReferences) != 1 ||
+		len(bare.Spec.Template.Spec.Containers) != 2 {
 		t.Errorf("owned %+v, bare %+v", owned.Spec, bare.Spec)
+	}
+	// Without headroom's annotations a template keeps no map at all.
+	plain := full()
+	plain.Spec.Template.Annotations = map[string]string{"prometheus.io/scrape": "true"}
+	if o, _ := TrimWorkload(plain); o.(*appsv1.Deployment).Spec.Template.Annotations != nil {
+		t.Errorf("annotations %v", o.(*appsv1.Deployment).Spec.Template.Annotations)
 	}
 	// Anything else passes unchanged.
 	ns := namespace("x", map[string]string{"a": "b"}, nil)

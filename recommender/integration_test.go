@@ -2,7 +2,9 @@ package recommender
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -21,6 +24,7 @@ import (
 	"github.com/headroom-dev/headroom/history"
 	"github.com/headroom-dev/headroom/internal/scenario"
 	"github.com/headroom-dev/headroom/internal/testenv"
+	"github.com/headroom-dev/headroom/report"
 )
 
 // TestIntegration runs the recommender against a real kube-apiserver (with the garbage collector
@@ -81,9 +85,14 @@ func TestIntegration(t *testing.T) {
 	}
 	now := scenarioEnd
 	healthAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	mgr, r, err := NewManager(cp.Config, ManagerOptions{MetricsBindAddress: "0", HealthProbeBindAddress: healthAddr},
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	mgr, r, err := NewManager(cp.Config, ManagerOptions{MetricsBindAddress: metricsAddr, HealthProbeBindAddress: healthAddr},
 		Options{Source: src, Clock: func() time.Time { return now }})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// As `headroom recommender` mounts it.
+	if err := mgr.AddMetricsServerExtraHandler("/report", report.Handler(r.Report)); err != nil {
 		t.Fatal(err)
 	}
 	mgrDone := make(chan error)
@@ -129,6 +138,22 @@ func TestIntegration(t *testing.T) {
 	}
 	getMR := func(ns, name string) *v1alpha1.MemoryRecommendation { return get(t, admin, ns, name) }
 	objects := map[string]string{"shop": "deployment-orders", "search": "statefulset-index", "fresh": "deployment-signup"}
+	getReport := func(t *testing.T, query string) (*http.Response, []byte) {
+		t.Helper()
+		resp, err := http.Get("http://" + metricsAddr + "/report" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, b
+	}
+	if resp, body := getReport(t, "?namespace=shop"); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("the report before the first cycle: %s %s", resp.Status, body)
+	}
 
 	t.Run("one cycle creates the recommendations headroom recommend computes offline", func(t *testing.T) {
 		st := r.RunOnce(ctx)
@@ -167,6 +192,61 @@ func TestIntegration(t *testing.T) {
 		waitCached(3)
 		if st := r.RunOnce(ctx); st.Writes[Unchanged] != 3 || st.Writes[Created]+st.Writes[Updated] != 0 {
 			t.Errorf("a second cycle on the same history wrote: %v", st.Writes)
+		}
+	})
+
+	t.Run("the metrics port serves the report of the last cycle", func(t *testing.T) {
+		for ns, name := range objects {
+			resp, body := getReport(t, "?format=json&namespace="+ns)
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
+				t.Fatalf("%s: %s %s", ns, resp.Status, body)
+			}
+			var got report.Report
+			if err := json.Unmarshal(body, &got); err != nil {
+				t.Fatal(err)
+			}
+			mr := getMR(ns, name)
+			if len(got.Namespaces) != 1 || len(got.Namespaces[0].Rows) != len(mr.Status.Containers) {
+				t.Fatalf("%s: report %s", ns, body)
+			}
+			for _, row := range got.Namespaces[0].Rows {
+				if row.Kind != mr.Spec.TargetRef.Kind || row.Workload != mr.Spec.TargetRef.Name || row.SpecSource != report.SourceCluster {
+					t.Errorf("%s: row of %s %s from %s, want %s %s from the cluster", ns, row.Kind, row.Workload, row.SpecSource,
+						mr.Spec.TargetRef.Kind, mr.Spec.TargetRef.Name)
+				}
+				want := mr.Status.Containers[0]
+				switch {
+				case want.Limit == nil && row.Action != report.ActionNoHistory:
+					t.Errorf("%s: no recommended limit, but the row says %s", ns, row.Action)
+				case want.Limit != nil && (row.RecommendedLimitBytes != want.Limit.Value() || row.PublishedLimitBytes != want.Limit.Value()):
+					t.Errorf("%s: recommended limit %d, published %d; the MemoryRecommendation says %s", ns,
+						row.RecommendedLimitBytes, row.PublishedLimitBytes, want.Limit)
+				}
+			}
+		}
+		// The trimmed cache keeps what the report reads besides sizing: the mode label and replicas.
+		var orders appsv1.Deployment
+		if err := admin.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "orders"}, &orders); err != nil {
+			t.Fatal(err)
+		}
+		_, body := getReport(t, "?format=json&namespace=shop")
+		var shop report.Report
+		if err := json.Unmarshal(body, &shop); err != nil {
+			t.Fatal(err)
+		}
+		if nr := shop.Namespaces[0]; nr.Mode != ModeEnforce || nr.Rows[0].Replicas != int(*orders.Spec.Replicas) || nr.Rows[0].XmxBytes != 2000<<20 {
+			t.Errorf("shop: mode %s, %d replicas (want %d), -Xmx %d", nr.Mode, nr.Rows[0].Replicas, *orders.Spec.Replicas, nr.Rows[0].XmxBytes)
+		}
+
+		resp, page := getReport(t, "?namespace=shop")
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+			!strings.Contains(string(page), `data-row="shop/Deployment/orders/app"`) || !strings.Contains(string(page), `<svg class="chart"`) {
+			t.Errorf("HTML: %s %s, %.300s...", resp.Status, resp.Header.Get("Content-Type"), page)
+		}
+		for _, ns := range []string{"batch", "no-such-namespace"} {
+			if resp, body := getReport(t, "?namespace="+ns); resp.StatusCode != http.StatusNotFound {
+				t.Errorf("%s: %s %s, want 404", ns, resp.Status, body)
+			}
 		}
 	})
 

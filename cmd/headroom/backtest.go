@@ -1,11 +1,7 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"os"
-	"sort"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,12 +14,10 @@ import (
 )
 
 type backtestOptions struct {
-	historyFile, prometheusURL, namespace, policyFile, output, end string
-	allNamespaces                                                  bool
-	lookback, step                                                 days
-	manifests                                                      []string
-	agentHorizon, agentMinInterval                                 time.Duration
-	agentThreshold, agentTarget                                    float64
+	historyFlags
+	output                         string
+	agentHorizon, agentMinInterval time.Duration
+	agentThreshold, agentTarget    float64
 }
 
 func newBacktestCmd() *cobra.Command {
@@ -48,15 +42,12 @@ history shows are known and -Xmx is left alone. -o html writes one self-containe
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.historyFile, "history", "", "OpenMetrics history file (timestamps, ending in # EOF)")
-	f.StringVar(&o.prometheusURL, "prometheus-url", "", "Prometheus-compatible HTTP API to read history from")
-	f.StringVarP(&o.namespace, "namespace", "n", "", "namespace to replay")
-	f.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "replay every namespace with history")
-	f.StringVar(&o.policyFile, "policy", "", "sizing policy (YAML, see config/policy/policy.yaml); default: built-in")
-	f.Var(&o.lookback, "lookback", "history to replay, e.g. 7d or 36h (default: the policy's lookback)")
-	f.Var(&o.step, "step", "resolution: each sample is the maximum over one step (default: lookback/672, at least 1m)")
-	f.StringVar(&o.end, "end", "", "end of the window, RFC3339 (default: now, or the last sample of --history)")
-	f.StringArrayVarP(&o.manifests, "filename", "f", nil, "manifests with the workloads' current resources and JVM options (file, directory or -)")
+	o.register(f, historyUsage{
+		namespace:     "namespace to replay",
+		allNamespaces: "replay every namespace with history",
+		lookback:      "history to replay",
+		filename:      "manifests with the workloads' current resources and JVM options (file, directory or -)",
+	})
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table, json or html")
 	f.DurationVar(&o.agentHorizon, "agent-horizon", o.agentHorizon, "policy horizon headroom+agent is sized with (the chart's value when the agent runs); 0 keeps the policy's")
 	f.Float64Var(&o.agentThreshold, "agent-threshold", 0, "agent threshold, a fraction of the limit (default: the policy's targetUtilization - 0.05)")
@@ -66,36 +57,14 @@ history shows are known and -Xmx is left alone. -o html writes one self-containe
 }
 
 func runBacktest(cmd *cobra.Command, o backtestOptions) error {
-	if (o.historyFile == "") == (o.prometheusURL == "") {
-		return errors.New("give exactly one of --history FILE and --prometheus-url URL")
-	}
-	if (o.namespace == "") == !o.allNamespaces {
-		return errors.New("give -n NAMESPACE or -A")
-	}
 	if o.output != "table" && o.output != "json" && o.output != "html" {
 		return fmt.Errorf("-o %s: want table, json or html", o.output)
 	}
-	policy := sizing.Default()
-	if o.policyFile != "" {
-		f, err := os.Open(o.policyFile)
-		if err != nil {
-			return err
-		}
-		policy, err = sizing.DecodePolicy(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", o.policyFile, err)
-		}
+	src, w, policy, err := o.open()
+	if err != nil {
+		return err
 	}
-	lookback := policy.Lookback.D()
-	if o.lookback > 0 {
-		lookback = time.Duration(o.lookback)
-	}
-	step := time.Duration(o.step)
-	if step == 0 {
-		step = history.DefaultStep(lookback)
-	}
-	bo := backtest.DefaultOptions(policy, step)
+	bo := backtest.DefaultOptions(policy, w.Step)
 	bo.AgentHorizon, bo.AgentMinInterval = o.agentHorizon, o.agentMinInterval
 	bo.AgentInterval = agent.DefaultConfig().Interval
 	if o.agentThreshold != 0 {
@@ -108,82 +77,28 @@ func runBacktest(cmd *cobra.Command, o backtestOptions) error {
 	if err := bo.Validate(); err != nil {
 		return err
 	}
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-
-	var src history.Source
-	end := time.Now()
-	if o.historyFile != "" {
-		f, err := history.OpenFile(o.historyFile, history.FileOptions{})
-		if err != nil {
-			return err
-		}
-		if f.Samples() == 0 {
-			return fmt.Errorf("history file %s: no samples of the metrics headroom reads", o.historyFile)
-		}
-		src, end = f, f.End()
-	} else {
-		p, err := history.NewPrometheus(history.PrometheusOptions{URL: o.prometheusURL, Timeout: time.Minute, Backoff: 500 * time.Millisecond})
-		if err != nil {
-			return err
-		}
-		src = p
-	}
-	if o.end != "" {
-		t, err := time.Parse(time.RFC3339, o.end)
-		if err != nil {
-			return fmt.Errorf("--end: %w", err)
-		}
-		end = t
-	}
-	w, err := history.NewWindow(end, lookback, step)
+	byKey, err := o.workloads(cmd.InOrStdin())
 	if err != nil {
 		return err
 	}
-
-	workloads, err := manifest.ReadPaths(o.manifests, cmd.InOrStdin())
+	// Only namespaces with history: there is nothing to replay in the others.
+	namespaces, err := o.namespaces(commandContext(cmd), src, w, nil)
 	if err != nil {
 		return err
-	}
-	byKey := map[history.WorkloadKey]*manifest.Workload{}
-	for i := range workloads {
-		mw := &workloads[i]
-		ns := mw.Namespace
-		if ns == "" {
-			ns = o.namespace
-			if ns == "" {
-				ns = "default"
-			}
-		}
-		byKey[history.WorkloadKey{Namespace: ns, Kind: mw.Kind, Name: mw.Name}] = mw
-	}
-	namespaces := []string{o.namespace}
-	if o.allNamespaces {
-		if namespaces, err = src.Namespaces(ctx, w); err != nil {
-			return err
-		}
-		sort.Strings(namespaces)
 	}
 
 	report := backtest.Report{Settings: bo.Settings()}
-	progress := progressFunc(cmd.ErrOrStderr(), len(namespaces))
-	for i, ns := range namespaces {
-		progress(i, ns)
-		h, err := src.Load(ctx, ns, w)
-		if err != nil {
-			progress(-1, "")
-			return err
-		}
+	err = eachNamespace(cmd, src, w, namespaces, func(ns string, h *history.Namespace) error {
 		res, err := backtest.Run(bo, ns, w.Start, w.End, backtestWorkloads(h, byKey))
 		if err != nil {
-			progress(-1, "")
 			return err
 		}
 		report.Namespaces = append(report.Namespaces, res)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	progress(-1, "")
 	out := cmd.OutOrStdout()
 	switch o.output {
 	case "json":

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,10 +22,8 @@ import (
 )
 
 type recommendOptions struct {
-	historyFile, prometheusURL, namespace, policyFile, output, end string
-	allNamespaces                                                  bool
-	lookback, step                                                 days
-	manifests                                                      []string
+	historyFlags
+	output string
 }
 
 func newRecommendCmd() *cobra.Command {
@@ -46,114 +42,39 @@ history shows are known and -Xmx is left alone.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.historyFile, "history", "", "OpenMetrics history file (timestamps, ending in # EOF)")
-	f.StringVar(&o.prometheusURL, "prometheus-url", "", "Prometheus-compatible HTTP API to read history from")
-	f.StringVarP(&o.namespace, "namespace", "n", "", "namespace to size")
-	f.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "size every namespace with history")
-	f.StringVar(&o.policyFile, "policy", "", "sizing policy (YAML, see config/policy/policy.yaml); default: built-in")
-	f.Var(&o.lookback, "lookback", "history to read, e.g. 7d or 36h (default: the policy's lookback)")
-	f.Var(&o.step, "step", "resolution: each sample is the maximum over one step (default: lookback/2016, at least 1m)")
-	f.StringVar(&o.end, "end", "", "end of the window, RFC3339 (default: now, or the last sample of --history)")
-	f.StringArrayVarP(&o.manifests, "filename", "f", nil, "manifests with the workloads' current resources and JVM options (file, directory or -)")
+	o.register(f, historyUsage{
+		namespace:     "namespace to size",
+		allNamespaces: "size every namespace with history",
+		lookback:      "history to read",
+		filename:      "manifests with the workloads' current resources and JVM options (file, directory or -)",
+	})
 	f.StringVarP(&o.output, "output", "o", "yaml", "output format: yaml or json")
 	return cmd
 }
 
 func runRecommend(cmd *cobra.Command, o recommendOptions) error {
-	if (o.historyFile == "") == (o.prometheusURL == "") {
-		return errors.New("give exactly one of --history FILE and --prometheus-url URL")
-	}
-	if (o.namespace == "") == !o.allNamespaces {
-		return errors.New("give -n NAMESPACE or -A")
-	}
 	if o.output != "yaml" && o.output != "json" {
 		return fmt.Errorf("-o %s: want yaml or json", o.output)
 	}
-	policy, err := readPolicy(o.policyFile)
+	src, w, policy, err := o.open()
 	if err != nil {
 		return err
 	}
-	lookback := policy.Lookback.D()
-	if o.lookback > 0 {
-		lookback = time.Duration(o.lookback)
+	byKey, err := o.workloads(cmd.InOrStdin())
+	if err != nil {
+		return err
 	}
-	step := time.Duration(o.step)
-	if step == 0 {
-		step = history.DefaultStep(lookback)
+	var inManifests []string
+	for k := range byKey {
+		inManifests = append(inManifests, k.Namespace)
 	}
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-
-	var src history.Source
-	end := time.Now()
-	if o.historyFile != "" {
-		f, err := history.OpenFile(o.historyFile, history.FileOptions{})
-		if err != nil {
-			return err
-		}
-		if f.Samples() == 0 {
-			return fmt.Errorf("history file %s: no samples of the metrics headroom reads", o.historyFile)
-		}
-		src, end = f, f.End()
-	} else {
-		p, err := history.NewPrometheus(history.PrometheusOptions{URL: o.prometheusURL, Timeout: time.Minute, Backoff: 500 * time.Millisecond})
-		if err != nil {
-			return err
-		}
-		src = p
-	}
-	if o.end != "" {
-		t, err := time.Parse(time.RFC3339, o.end)
-		if err != nil {
-			return fmt.Errorf("--end: %w", err)
-		}
-		end = t
-	}
-	w, err := history.NewWindow(end, lookback, step)
+	namespaces, err := o.namespaces(commandContext(cmd), src, w, inManifests)
 	if err != nil {
 		return err
 	}
 
-	workloads, err := manifest.ReadPaths(o.manifests, cmd.InOrStdin())
-	if err != nil {
-		return err
-	}
-	byKey := map[history.WorkloadKey]*manifest.Workload{}
-	for i := range workloads {
-		mw := &workloads[i]
-		ns := mw.Namespace
-		if ns == "" {
-			ns = o.namespace
-			if ns == "" {
-				ns = "default"
-			}
-		}
-		byKey[history.WorkloadKey{Namespace: ns, Kind: mw.Kind, Name: mw.Name}] = mw
-	}
-
-	namespaces := []string{o.namespace}
-	if o.allNamespaces {
-		if namespaces, err = src.Namespaces(ctx, w); err != nil {
-			return err
-		}
-		for k := range byKey {
-			namespaces = append(namespaces, k.Namespace)
-		}
-		sort.Strings(namespaces)
-		namespaces = compact(namespaces)
-	}
-
-	progress := progressFunc(cmd.ErrOrStderr(), len(namespaces))
 	var items []*v1alpha1.MemoryRecommendation
-	for i, ns := range namespaces {
-		progress(i, ns)
-		h, err := src.Load(ctx, ns, w)
-		if err != nil {
-			progress(-1, "")
-			return err
-		}
+	err = eachNamespace(cmd, src, w, namespaces, func(ns string, h *history.Namespace) error {
 		seen := map[history.WorkloadKey]bool{}
 		for _, wl := range h.Workloads {
 			if wl.Key.Kind == "Pod" {
@@ -168,8 +89,11 @@ func runRecommend(cmd *cobra.Command, o recommendOptions) error {
 				items = append(items, recommendWorkload(policy, k, nil, mw, w.End))
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	progress(-1, "")
 	sort.Slice(items, func(i, j int) bool {
 		a, b := items[i], items[j]
 		if a.Namespace != b.Namespace {
@@ -235,16 +159,6 @@ func progressFunc(w io.Writer, total int) func(i int, ns string) {
 		}
 		fmt.Fprintf(w, "\r\033[Kreading history: namespace %d/%d %s", i+1, total, ns)
 	}
-}
-
-func compact(s []string) []string {
-	out := s[:0]
-	for i, v := range s {
-		if i == 0 || v != s[i-1] {
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 // days is a duration flag that also reads whole days ("7d").

@@ -15,6 +15,7 @@ import (
 
 	"github.com/headroom-dev/headroom/history"
 	"github.com/headroom-dev/headroom/recommender"
+	"github.com/headroom-dev/headroom/report"
 	"github.com/headroom-dev/headroom/sizing"
 )
 
@@ -46,7 +47,13 @@ what changed. When history cannot be read it keeps the last recommendations, say
 PrometheusUnavailable condition and tries those namespaces again with backoff.
 
 A namespace may override parts of the policy with the annotation
-headroom.dev/policy: '{horizon: 2h, maxLimit: 8Gi}' (keys of the policy file).`,
+headroom.dev/policy: '{horizon: 2h, maxLimit: 8Gi}' (keys of the policy file).
+
+On the metrics port it also serves the dry-run report of its last cycle (what 'headroom report'
+shows, with the namespace's policy): GET /report?namespace=NS is the HTML page with a chart per
+container, &format=json or &format=csv the other formats. Without namespace it covers every served
+namespace, without charts, reading each namespace's history in turn. A namespace it does not serve
+is a 404; before its first cycle, and on a replica that does not lead, every request is a 503.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRecommender(cmd.Context(), o)
@@ -73,7 +80,7 @@ headroom.dev/policy: '{horizon: 2h, maxLimit: 8Gi}' (keys of the policy file).`,
 	f.BoolVar(&o.once, "once", false, "run one cycle and exit (non-zero when it could not read history or write everything)")
 	f.BoolVar(&o.mgr.LeaderElection, "leader-elect", false, "elect a leader with a Lease so that only one replica is active")
 	f.StringVar(&o.mgr.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the Lease (default: the pod's namespace)")
-	f.StringVar(&o.mgr.MetricsBindAddress, "metrics-bind-address", ":8080", "address of the /metrics endpoint; 0 disables it")
+	f.StringVar(&o.mgr.MetricsBindAddress, "metrics-bind-address", ":8080", "address of /metrics and the /report page; 0 disables them")
 	f.StringVar(&o.mgr.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (ready once the caches synced); 0 disables them")
 	f.StringVar(&o.mgr.PprofBindAddress, "pprof-bind-address", "0", "address of Go's /debug/pprof endpoints, to profile CPU and memory; 0 disables them")
 	f.StringVar(&o.logLevel, "log-level", "info", "info or debug")
@@ -138,7 +145,7 @@ func runRecommender(ctx context.Context, o recommenderOptions) error {
 	log.Info("Starting recommender manager", "prometheus", o.prometheusURL, "history", o.historyFile,
 		"policy", o.policyFile, "leaderElect", o.mgr.LeaderElection, "once", o.once)
 	if !o.once {
-		if err := mgr.Add(rec); err != nil {
+		if err := errors.Join(mgr.Add(rec), mgr.AddMetricsServerExtraHandler("/report", report.Handler(rec.Report))); err != nil {
 			return err
 		}
 		return mgr.Start(ctx)

@@ -3,6 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +25,7 @@ import (
 	"github.com/headroom-dev/headroom/internal/scenario"
 	"github.com/headroom-dev/headroom/internal/testenv"
 	"github.com/headroom-dev/headroom/recommender"
+	"github.com/headroom-dev/headroom/report"
 )
 
 func TestRecommenderFlags(t *testing.T) {
@@ -157,6 +162,53 @@ func TestRecommenderOnce(t *testing.T) {
 	}
 	if mr.Status.Containers[0].Limit.String() != limit || meta.IsStatusConditionTrue(mr.Status.Conditions, v1alpha1.ConditionPrometheusUnavailable) {
 		t.Errorf("from the history file: %+v", mr.Status)
+	}
+
+	// Without --once it serves the report of its last cycle on the metrics port.
+	prom.Start()
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	serveArgs := append([]string{"recommender", "--kubeconfig", kubeconfig, "--prometheus-url", prom.URL,
+		"--metrics-bind-address", metricsAddr, "--health-probe-bind-address", "0"}, args[6:]...)
+	serveCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		root := newRootCmd()
+		root.SetArgs(serveArgs)
+		done <- root.ExecuteContext(serveCtx)
+	}()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("recommender: %v", err)
+		}
+	}()
+	var body []byte
+	testenv.WaitFor(t, time.Minute, "the report of the first cycle", func(ctx context.Context) (bool, error) {
+		resp, err := http.Get("http://" + metricsAddr + "/report?format=json&namespace=" + spec.Namespace)
+		if err != nil {
+			return false, err
+		}
+		defer resp.Body.Close()
+		if body, err = io.ReadAll(resp.Body); err != nil {
+			return false, err
+		}
+		return resp.StatusCode == http.StatusOK, fmt.Errorf("%s: %s", resp.Status, body)
+	})
+	var r report.Report
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Namespaces) != 1 || len(r.Namespaces[0].Rows) != 1 || r.Namespaces[0].Rows[0].Workload != "catalog-api" ||
+		r.Namespaces[0].Rows[0].RecommendedLimitBytes != mr.Status.Containers[0].Limit.Value() {
+		t.Errorf("report %s, want catalog-api's row with the recommended limit %s", body, limit)
+	}
+	resp, err := http.Get("http://" + metricsAddr + "/report?namespace=kube-system")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("an excluded namespace: %s, want 404", resp.Status)
 	}
 }
 

@@ -76,7 +76,10 @@ func Namespaces(ctx context.Context, c client.Reader) ([]string, error) {
 // Load reads one namespace.
 func Load(ctx context.Context, c client.Reader, namespace string) (*Namespace, error) {
 	n := &Namespace{Name: namespace, Replicas: map[string]int{}}
-	var ns corev1.Namespace
+	// Only the labels are read: as metadata, so that the recommender's cache (which keeps
+	// namespaces as metadata only) can serve it as well as the API server.
+	var ns metav1.PartialObjectMetadata
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
 	switch err := c.Get(ctx, client.ObjectKey{Name: namespace}, &ns); {
 	case apierrors.IsNotFound(err):
 	case err != nil:
