@@ -30,6 +30,10 @@ test: setup chart-test ## Run all unit and integration tests (real kube-apiserve
 chart-test: setup ## Lint, render (golden files) and install the Helm chart against a real kube-apiserver
 	cd charts/test && go vet ./... && go test $(GO_TEST_FLAGS) ./...
 
+.PHONY: race
+race: setup ## Run the concurrent packages' tests under the race detector
+	go test -race $(GO_TEST_FLAGS) ./webhook/ ./agent/ ./recommender/ ./history/
+
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for a short fixed time (FUZZTIME=10s)
 	@hack/fuzz.sh $${FUZZTIME:-10s}
@@ -57,7 +61,7 @@ verify: lint ## lint + pure packages import no Kubernetes + go.mod tidy + genera
 	@echo verify ok
 
 .PHONY: ci
-ci: verify test fuzz ## What CI runs: verify, test, short fuzzing
+ci: verify test race fuzz ## What CI runs: verify, test, the race detector, short fuzzing
 
 .PHONY: demo
 demo: setup build ## Run the whole product on a local embedded cluster: etcd, kube-apiserver, Prometheus, recommender, webhook, report

@@ -12,4 +12,7 @@ while IFS= read -r file; do
 		go test -run='^$' -fuzz="^${target}\$" -fuzztime="$time" "$pkg"
 	done
 done < <(git ls-files '*_test.go')
-[ "$found" = 1 ] || echo "fuzz: no fuzz targets yet"
+if [ "$found" = 0 ]; then
+	echo "fuzz: no fuzz targets found" >&2
+	exit 1
+fi

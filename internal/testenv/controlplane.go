@@ -94,7 +94,9 @@ func NewControlPlane(dir string, bins Binaries, opts ControlPlaneOptions) (*Cont
 
 	cfg, err := env.Start()
 	if err != nil {
-		return nil, fmt.Errorf("start etcd + kube-apiserver (logs in %s): %w", dir, err)
+		// Start can fail after the processes are up (waiting for the default namespace, installing
+		// CRDs): stop whatever runs, or it outlives the test.
+		return nil, errors.Join(fmt.Errorf("start etcd + kube-apiserver (logs in %s): %w", dir, err), env.Stop())
 	}
 	cp := &ControlPlane{Env: env, Config: cfg, Dir: dir}
 	if err := cp.writeKubeconfig(); err != nil {
