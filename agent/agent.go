@@ -19,6 +19,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/headroom-dev/headroom/reclaim"
 )
 
 // ModeKey is the pod annotation and the namespace label that choose headroom's mode (DESIGN.md 1.3-1.4).
@@ -58,7 +60,7 @@ type Recorder interface {
 // Config is how the node loop behaves; cmd/headroom/agent.go fills it from flags.
 type Config struct {
 	NodeName   string
-	Thresholds Thresholds
+	Thresholds reclaim.Thresholds
 	// Interval between passes.
 	Interval time.Duration
 	// MinInterval between two reclaims of the same pod: a log writer refills its cache, and reclaiming
@@ -76,18 +78,27 @@ type Config struct {
 	// DefaultMode applies to pods whose namespace has no headroom.dev/mode label (the chart passes
 	// the same default as the webhook's).
 	DefaultMode Mode
+	// ExcludeNamespaces are never acted on, whatever their mode: the namespaces the webhook is never
+	// called for (the chart passes the same list plus the release namespace). Their pods are not
+	// sized by headroom, and they hold the control plane and headroom itself, whose cache is not
+	// the agent's to drop.
+	ExcludeNamespaces []string
 }
+
+// DefaultExcludeNamespaces are the control-plane namespaces, as in the chart's webhook namespaceSelector.
+var DefaultExcludeNamespaces = []string{"kube-system", "kube-node-lease", "kube-public"}
 
 // DefaultConfig holds the flag defaults.
 func DefaultConfig() Config {
 	return Config{
-		Thresholds:            DefaultThresholds,
+		Thresholds:            reclaim.DefaultThresholds,
 		Interval:              10 * time.Second,
 		MinInterval:           5 * time.Minute,
 		NodeReclaimsPerMinute: 10,
 		DropCachesMinInterval: time.Hour,
 		DropCachesPath:        "/proc/sys/vm/drop_caches",
 		DefaultMode:           ModeEnforce,
+		ExcludeNamespaces:     slices.Clone(DefaultExcludeNamespaces),
 	}
 }
 
@@ -170,12 +181,14 @@ type Outcome struct {
 	Pod       types.NamespacedName
 	Container string
 	Cgroup    string
-	Action    Action
-	Before    Stats
-	After     Stats // zero unless a reclaim ran
+	Action    reclaim.Action
+	Before    reclaim.Stats
+	After     reclaim.Stats // zero unless a reclaim ran
 	Method    Method
 	// Result is ResultSuccess, ResultPartial or ResultError when a reclaim ran, else a Skip* reason.
 	Result string
+	// Detail says why the result is partial (e.g. the active cache was kept).
+	Detail string
 	Files  int
 	Took   time.Duration
 	Err    error
@@ -251,7 +264,10 @@ func (a *Agent) Pass(ctx context.Context) ([]Outcome, error) {
 		pod := &pods.Items[i]
 		// The cache is restricted to this node by a field selector; checking again keeps a reader
 		// without that restriction (the manual --once pass, tests) from touching other nodes' pods.
-		if pod.Spec.NodeName != a.cfg.NodeName || pod.Status.Phase != corev1.PodRunning {
+		// Excluded namespaces (the control plane, headroom's own) are skipped whatever their mode, as
+		// the webhook's namespaceSelector skips them.
+		if pod.Spec.NodeName != a.cfg.NodeName || pod.Status.Phase != corev1.PodRunning ||
+			slices.Contains(a.cfg.ExcludeNamespaces, pod.Namespace) {
 			continue
 		}
 		log := a.log.WithValues("namespace", pod.Namespace, "pod", pod.Name)
@@ -288,10 +304,10 @@ func (a *Agent) Pass(ctx context.Context) ([]Outcome, error) {
 				log.Error(err, "Read cgroup", "container", cs.Name, "cgroup", dir)
 				continue
 			}
-			act := Decide(st, a.cfg.Thresholds)
-			if act.Verdict != VerdictReclaim {
+			act := reclaim.Decide(st, a.cfg.Thresholds)
+			if act.Verdict != reclaim.VerdictReclaim {
 				level := 2 // under the threshold or no limit: the common case, logged only at debug
-				if act.Verdict == VerdictNotCache {
+				if act.Verdict == reclaim.VerdictNotCache {
 					level = 1
 					skippedTotal.WithLabelValues(SkipNotCache).Inc()
 				}
@@ -343,7 +359,7 @@ func (a *Agent) Pass(ctx context.Context) ([]Outcome, error) {
 // reclaim runs the targeted reclaim for one container and records metrics, event and log.
 func (a *Agent) reclaim(o *Outcome) {
 	t0 := time.Now()
-	res, err := a.memcg.Reclaim(o.Cgroup, o.Action.Bytes)
+	res, err := a.memcg.Reclaim(o.Cgroup, o.Action.Bytes, o.Action.MayDropActive)
 	o.Took = time.Since(t0)
 	o.Method, o.Files, o.Err = res.Method, res.Files, err
 	after, aerr := a.memcg.Stats(o.Cgroup)
@@ -361,12 +377,13 @@ func (a *Agent) reclaim(o *Outcome) {
 	default:
 		o.Result = ResultSuccess
 		if res.Partial {
-			o.Result = ResultPartial
+			o.Result, o.Detail = ResultPartial, res.Reason
 		}
 		freed := freedCache(o.Before, o.After, aerr)
 		reclaimedBytesTotal.Add(float64(freed))
-		log.Info("Reclaimed page cache", "result", o.Result, "freedCacheBytes", freed, "usageBefore", o.Before.Usage,
-			"usageAfter", o.After.Usage, "limit", o.Before.Limit, "rssBefore", o.Before.Anon, "rssAfter", o.After.Anon, "files", o.Files)
+		log.Info("Reclaimed page cache", "result", o.Result, "detail", o.Detail, "freedCacheBytes", freed, "usageBefore", o.Before.Usage,
+			"usageAfter", o.After.Usage, "limit", o.Before.Limit, "rssBefore", o.Before.Anon, "rssAfter", o.After.Anon,
+			"activeFileBefore", o.Before.ActiveFile, "activeFileAfter", o.After.ActiveFile, "files", o.Files)
 		a.events.Eventf(o.pod, nil, corev1.EventTypeNormal, EventReclaimed, "ReclaimPageCache", "%s", reclaimNote(*o))
 	}
 	reclaimsTotal.WithLabelValues(string(o.Method), o.Result).Inc()
@@ -402,7 +419,7 @@ func (a *Agent) dropCaches(now time.Time, outs []Outcome, failed []int) (Outcome
 		}
 		a.events.Eventf(o.pod, nil, corev1.EventTypeWarning, EventDropCaches, "DropCaches",
 			"container %s: targeted reclaim failed (%v); node-wide drop_caches: %v; usage %s -> %s of limit %s",
-			o.Container, o.Err, errOrOK(err), mib(o.Before.Usage), mib(after.Usage), mib(o.Before.Limit))
+			o.Container, o.Err, errOrOK(err), reclaim.MiB(o.Before.Usage), reclaim.MiB(after.Usage), reclaim.MiB(o.Before.Limit))
 	}
 	return d, true
 }
@@ -448,7 +465,7 @@ func modeOf(v string, def Mode) Mode {
 }
 
 // freedCache is how much page cache (file LRU) the container lost between two reads.
-func freedCache(before, after Stats, afterErr error) int64 {
+func freedCache(before, after reclaim.Stats, afterErr error) int64 {
 	if afterErr != nil {
 		return 0
 	}
@@ -457,16 +474,21 @@ func freedCache(before, after Stats, afterErr error) int64 {
 
 func reclaimNote(o Outcome) string {
 	b, a := o.Before, o.After
+	result := o.Result
+	if o.Detail != "" {
+		result += ": " + o.Detail
+	}
 	return fmt.Sprintf("container %s: reclaimed %s of page cache with %s in %s (%s); usage %s -> %s (%s -> %s of limit %s), "+
-		"working set %s -> %s, cache %s -> %s, rss %s -> %s; %s",
-		o.Container, mib(freedCache(b, a, nil)), o.Method, o.Took.Round(time.Millisecond), o.Result,
-		mib(b.Usage), mib(a.Usage), percent(b.Usage, b.Limit), percent(a.Usage, b.Limit), mib(b.Limit),
-		mib(b.WorkingSet()), mib(a.WorkingSet()), mib(b.File), mib(a.File), mib(b.Anon), mib(a.Anon), o.Action.Reason)
+		"working set %s -> %s, cache %s -> %s (active %s -> %s), rss %s -> %s; %s",
+		o.Container, reclaim.MiB(freedCache(b, a, nil)), o.Method, o.Took.Round(time.Millisecond), result,
+		reclaim.MiB(b.Usage), reclaim.MiB(a.Usage), reclaim.Percent(b.Usage, b.Limit), reclaim.Percent(a.Usage, b.Limit), reclaim.MiB(b.Limit),
+		reclaim.MiB(b.WorkingSet()), reclaim.MiB(a.WorkingSet()), reclaim.MiB(b.File), reclaim.MiB(a.File),
+		reclaim.MiB(b.ActiveFile), reclaim.MiB(a.ActiveFile), reclaim.MiB(b.Anon), reclaim.MiB(a.Anon), o.Action.Reason)
 }
 
 func dryRunNote(o Outcome) string {
 	return fmt.Sprintf("container %s (dry-run, nothing changed): would reclaim page cache; cache %s (active %s, inactive %s), rss %s; %s",
-		o.Container, mib(o.Before.File), mib(o.Before.ActiveFile), mib(o.Before.InactiveFile), mib(o.Before.Anon), o.Action.Reason)
+		o.Container, reclaim.MiB(o.Before.File), reclaim.MiB(o.Before.ActiveFile), reclaim.MiB(o.Before.InactiveFile), reclaim.MiB(o.Before.Anon), o.Action.Reason)
 }
 
 func errOrOK(err error) string {

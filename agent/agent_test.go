@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/headroom-dev/headroom/reclaim"
 )
 
 const node = "node-a"
@@ -32,11 +35,21 @@ type loop struct {
 
 func newLoop(t *testing.T, cfg Config, objs ...client.Object) *loop {
 	t.Helper()
+	return newLoopOn(t, "v2", cfg, objs...)
+}
+
+// newLoopOn is newLoop on a fake tree of the given cgroup version. On v1 the procfs has none of the
+// pods' processes (an agent without hostPID), so fadvise finds nothing to drop.
+func newLoopOn(t *testing.T, version string, cfg Config, objs ...client.Object) *loop {
+	t.Helper()
 	l := &loop{root: t.TempDir(), events: &recorder{}, clock: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	l.kernel = &fakeKernel{t: t}
 	cfg.NodeName = node
-	a, err := New(cfg, fake.NewClientBuilder().WithObjects(objs...).Build(), l.events,
-		V2{Dir: l.root, Proc: fakeProc(t, false), write: l.kernel.write}, logr.Discard())
+	var m Memcg = V2{Dir: l.root, Proc: fakeProc(t, false), write: l.kernel.write}
+	if version == "v1" {
+		m = V1{Dir: l.root, Proc: fakeProc(t, false)}
+	}
+	a, err := New(cfg, fake.NewClientBuilder().WithObjects(objs...).Build(), l.events, m, logr.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,10 +78,10 @@ func summary(outs []Outcome) []string {
 
 var (
 	// 1000 MiB limit: threshold 750, target 600.
-	overLimit  = Stats{Usage: 950 * mi, Limit: 1000 * mi, Anon: 250 * mi, File: 690 * mi, InactiveFile: 680 * mi, ActiveFile: 10 * mi}
-	underLimit = Stats{Usage: 500 * mi, Limit: 1000 * mi, Anon: 250 * mi, File: 240 * mi, InactiveFile: 240 * mi}
-	anonBound  = Stats{Usage: 950 * mi, Limit: 1000 * mi, Anon: 900 * mi, File: 40 * mi, InactiveFile: 40 * mi}
-	noLimit    = Stats{Usage: 9000 * mi, Anon: 250 * mi, File: 8700 * mi, InactiveFile: 8700 * mi}
+	overLimit  = reclaim.Stats{Usage: 950 * mi, Limit: 1000 * mi, Anon: 250 * mi, File: 690 * mi, InactiveFile: 680 * mi, ActiveFile: 10 * mi}
+	underLimit = reclaim.Stats{Usage: 500 * mi, Limit: 1000 * mi, Anon: 250 * mi, File: 240 * mi, InactiveFile: 240 * mi}
+	anonBound  = reclaim.Stats{Usage: 950 * mi, Limit: 1000 * mi, Anon: 900 * mi, File: 40 * mi, InactiveFile: 40 * mi}
+	noLimit    = reclaim.Stats{Usage: 9000 * mi, Anon: 250 * mi, File: 8700 * mi, InactiveFile: 8700 * mi}
 )
 
 func TestPassReclaimsOnlyWhatItShould(t *testing.T) {
@@ -87,7 +100,7 @@ func TestPassReclaimsOnlyWhatItShould(t *testing.T) {
 		makePod("default", "finished", podUIDFor(9), node).container("app", hexID(10)).phase(corev1.PodSucceeded).obj(),
 	}
 	l := newLoop(t, DefaultConfig(), pods...)
-	stats := map[int]Stats{1: overLimit, 2: underLimit, 3: underLimit, 4: noLimit, 5: anonBound, 6: overLimit, 7: overLimit, 8: overLimit, 9: overLimit, 10: overLimit}
+	stats := map[int]reclaim.Stats{1: overLimit, 2: underLimit, 3: underLimit, 4: noLimit, 5: anonBound, 6: overLimit, 7: overLimit, 8: overLimit, 9: overLimit, 10: overLimit}
 	podOf := map[int]int{1: 1, 2: 1, 3: 2, 4: 3, 5: 4, 6: 5, 7: 6, 8: 7, 9: 8, 10: 9}
 	for c, s := range stats {
 		writeV2(t, containerDir(l.root, podUIDFor(podOf[c]), hexID(c)), s)
@@ -104,7 +117,7 @@ func TestPassReclaimsOnlyWhatItShould(t *testing.T) {
 	}
 	o := outs[0]
 	if o.Method != MethodReclaim || o.After.Usage != 600*mi || o.After.Anon != o.Before.Anon {
-		t.Errorf("logger/app: method %s, usage after %s (want 600MiB = target), anon %s -> %s", o.Method, mib(o.After.Usage), mib(o.Before.Anon), mib(o.After.Anon))
+		t.Errorf("logger/app: method %s, usage after %s (want 600MiB = target), anon %s -> %s", o.Method, reclaim.MiB(o.After.Usage), reclaim.MiB(o.Before.Anon), reclaim.MiB(o.After.Anon))
 	}
 
 	events := l.events.Events()
@@ -114,7 +127,7 @@ func TestPassReclaimsOnlyWhatItShould(t *testing.T) {
 	inDuration := regexp.MustCompile(` in [0-9.]+[µnm]?s `)
 	for i, want := range []string{
 		"default/logger Normal PageCacheReclaimed container app: reclaimed 350.0MiB of page cache with memory.reclaim in 0s (success); " +
-			"usage 950.0MiB -> 600.0MiB (95.0% -> 60.0% of limit 1000.0MiB), working set 270.0MiB -> 270.0MiB, cache 690.0MiB -> 340.0MiB, rss 250.0MiB -> 250.0MiB; " +
+			"usage 950.0MiB -> 600.0MiB (95.0% -> 60.0% of limit 1000.0MiB), working set 270.0MiB -> 270.0MiB, cache 690.0MiB -> 340.0MiB (active 10.0MiB -> 10.0MiB), rss 250.0MiB -> 250.0MiB; " +
 			"usage over the 75% threshold (usage 95.0%, working set 27.0% of 1000.0MiB): reclaim 350.0MiB of page cache to reach 60%",
 		"watch/in-dry-run-namespace Normal PageCacheReclaimDryRun container app (dry-run, nothing changed): would reclaim page cache",
 	} {
@@ -131,6 +144,117 @@ func TestPassReclaimsOnlyWhatItShould(t *testing.T) {
 		`skipped{not-cache}`:               1,
 	}, after.sub(before)); diff != "" {
 		t.Errorf("metric deltas (-want +got):\n%s", diff)
+	}
+}
+
+// A read-heavy pod over the threshold on usage alone keeps its hot (active) cache; a log writer's few
+// active pages may go with its log cache. v2 asks memory.reclaim for the inactive list only; v1,
+// whose fadvise sees no process without hostPID, may use force_empty for the log writer only and
+// reports the reader's reclaim as partial.
+func TestPassKeepsHotCache(t *testing.T) {
+	// ws = 830-130 = 700, under the 750 line; the amount is the inactive list, 130 MiB.
+	hot := reclaim.Stats{Usage: 830 * mi, Limit: 1000 * mi, Anon: 300 * mi, File: 530 * mi, InactiveFile: 130 * mi, ActiveFile: 400 * mi}
+	objs := []client.Object{namespace("default", nil),
+		makePod("default", "logger", podUIDFor(1), node).container("app", hexID(1)).obj(),
+		makePod("default", "search", podUIDFor(2), node).container("app", hexID(2)).obj()}
+	tests := map[string]struct {
+		version    string
+		want       []string // outcomes
+		writes     []string // memory.reclaim writes (v2)
+		forceEmpty map[string]string
+		metrics    metricValues
+		event      string // part of the search pod's event
+	}{
+		"cgroup v2: memory.reclaim of the inactive list only": {
+			version: "v2",
+			want:    []string{"logger/app success", "search/app success"},
+			writes:  []string{hexID(1) + " 367001600 swappiness=0", hexID(2) + " 136314880 swappiness=0"},
+			metrics: metricValues{`reclaims{memory.reclaim,success}`: 2, `reclaimed_bytes`: 480 * float64(mi)},
+			event:   "cache 530.0MiB -> 400.0MiB (active 400.0MiB -> 400.0MiB)",
+		},
+		"cgroup v1 without hostPID: force_empty for the log writer, a partial result for the reader": {
+			version:    "v1",
+			want:       []string{"logger/app success", "search/app partial"},
+			forceEmpty: map[string]string{"logger": "0", "search": ""},
+			metrics:    metricValues{`reclaims{force_empty,success}`: 1, `reclaims{fadvise,partial}`: 1},
+			event: "(partial: kept the active (hot) page cache, which memory.force_empty would drop as well; " +
+				"fadvise of 0 written file(s) freed 0.0MiB of the 130.0MiB asked (none of the cgroup's 1 processes is visible in ",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			l := newLoopOn(t, tc.version, DefaultConfig(), objs...)
+			dirs := map[string]string{"logger": containerDir(l.root, podUIDFor(1), hexID(1)), "search": containerDir(l.root, podUIDFor(2), hexID(2))}
+			write := writeV2
+			if tc.version == "v1" {
+				write = writeV1
+			}
+			write(t, dirs["logger"], overLimit)
+			write(t, dirs["search"], hot)
+			before := snapshot()
+			outs := l.pass(t)
+			if diff := cmp.Diff(tc.want, summary(outs)); diff != "" {
+				t.Errorf("outcomes (-want +got):\n%s", diff)
+			}
+			if len(outs) == 2 && (!outs[0].Action.MayDropActive || outs[1].Action.MayDropActive) {
+				t.Errorf("may drop active: logger %v, search %v; want true, false", outs[0].Action.MayDropActive, outs[1].Action.MayDropActive)
+			}
+			if diff := cmp.Diff(tc.writes, l.kernel.Writes()); diff != "" {
+				t.Errorf("memory.reclaim writes (-want +got):\n%s", diff)
+			}
+			for pod, want := range tc.forceEmpty {
+				if b, _ := os.ReadFile(filepath.Join(dirs[pod], "memory.force_empty")); string(b) != want {
+					t.Errorf("%s: memory.force_empty = %q, want %q", pod, b, want)
+				}
+			}
+			if diff := cmp.Diff(tc.metrics, snapshot().sub(before)); diff != "" {
+				t.Errorf("metric deltas (-want +got):\n%s", diff)
+			}
+			if ev := l.events.Events(); len(ev) != 2 || !strings.HasPrefix(ev[1], "default/search Normal PageCacheReclaimed") || !strings.Contains(ev[1], tc.event) {
+				t.Errorf("events = %q\nwant the search pod's to contain %q", ev, tc.event)
+			}
+		})
+	}
+}
+
+func TestPassSkipsExcludedNamespaces(t *testing.T) {
+	objs := []client.Object{
+		namespace("default", nil),
+		// A namespace label cannot bring an excluded namespace back.
+		namespace("kube-system", map[string]string{ModeKey: "enforce"}),
+		namespace("kube-public", nil),
+		namespace("headroom", nil),
+		makePod("default", "logger", podUIDFor(1), node).container("app", hexID(1)).obj(),
+		makePod("kube-system", "etcd", podUIDFor(2), node).container("etcd", hexID(2)).obj(),
+		makePod("kube-public", "logger", podUIDFor(3), node).container("app", hexID(3)).obj(),
+		makePod("headroom", "recommender", podUIDFor(4), node).container("recommender", hexID(4)).obj(),
+	}
+	tests := map[string]struct {
+		exclude []string // nil: the default
+		want    []string
+	}{
+		"by default the control-plane namespaces": {
+			want: []string{"logger/app success", "recommender/recommender success"},
+		},
+		"the release namespace when passed, as the chart does": {
+			exclude: append(slices.Clone(DefaultExcludeNamespaces), "headroom"),
+			want:    []string{"logger/app success"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			if tc.exclude != nil {
+				cfg.ExcludeNamespaces = tc.exclude
+			}
+			l := newLoop(t, cfg, objs...)
+			for i := 1; i <= 4; i++ {
+				writeV2(t, containerDir(l.root, podUIDFor(i), hexID(i)), overLimit)
+			}
+			if diff := cmp.Diff(tc.want, summary(l.pass(t))); diff != "" {
+				t.Errorf("outcomes (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 

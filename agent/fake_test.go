@@ -13,11 +13,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/headroom-dev/headroom/reclaim"
 )
 
 // writeV2 creates (or overwrites) a fake cgroup v2 memory directory with the given stats.
 // A zero limit is written as "max".
-func writeV2(t testing.TB, dir string, s Stats) {
+func writeV2(t testing.TB, dir string, s reclaim.Stats) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -37,6 +39,36 @@ func writeV2(t testing.TB, dir string, s Stats) {
 	for _, f := range []string{"memory.reclaim", "cgroup.procs"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			files[f] = ""
+		}
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// writeV1 creates (or overwrites) a fake cgroup v1 memory directory with the given stats. A zero
+// limit is written as v1's "unlimited". cgroup.procs holds one process outside the agent's PID
+// namespace (it reads 0, as for an agent without hostPID) unless the test wrote it already.
+func writeV1(t testing.TB, dir string, s reclaim.Stats) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	limit := int64(9223372036854771712)
+	if s.Limit > 0 {
+		limit = s.Limit
+	}
+	files := map[string]string{
+		"memory.usage_in_bytes": strconv.FormatInt(s.Usage, 10) + "\n",
+		"memory.limit_in_bytes": strconv.FormatInt(limit, 10) + "\n",
+		"memory.stat": fmt.Sprintf("cache 0\nrss 0\ntotal_cache %d\ntotal_rss %d\ntotal_inactive_file %d\ntotal_active_file %d\n",
+			s.File, s.Anon, s.InactiveFile, s.ActiveFile),
+	}
+	for f, content := range map[string]string{"memory.force_empty": "", "cgroup.procs": "0\n"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			files[f] = content
 		}
 	}
 	for name, content := range files {
@@ -152,3 +184,5 @@ func hexID(n int) string { return fmt.Sprintf("%064x", n) }
 
 // podUIDFor makes a pod UID from a number.
 func podUIDFor(n int) string { return fmt.Sprintf("%08x-0000-4000-8000-%012x", n, n) }
+
+const mi = int64(1) << 20

@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/headroom-dev/headroom/reclaim"
 )
 
 // Memcg reads and reclaims the memory cgroups of one cgroup version. V1 and V2 implement it; the
@@ -21,9 +23,12 @@ type Memcg interface {
 	// Root is the memory hierarchy's root directory; the kubepods tree is searched under it.
 	Root() string
 	// Stats reads the memory figures of the cgroup at dir.
-	Stats(dir string) (Stats, error)
-	// Reclaim asks the kernel to drop about bytes of page cache charged to the cgroup at dir.
-	Reclaim(dir string, bytes int64) (Result, error)
+	Stats(dir string) (reclaim.Stats, error)
+	// Reclaim asks the kernel to drop about want bytes of page cache charged to the cgroup at dir.
+	// mayDropActive is the decision's reclaim.Action.MayDropActive: when false the active (hot) cache
+	// must stay, so no method that would take it as well is used, and less than want is a partial
+	// result rather than a reason to use one.
+	Reclaim(dir string, want int64, mayDropActive bool) (Result, error)
 	// CheckWritable fails when the reclaim interface of dir is missing or cannot be written.
 	CheckWritable(dir string) error
 }
@@ -46,8 +51,10 @@ const (
 type Result struct {
 	Method Method
 	// Partial: the kernel reclaimed less than asked (memory.reclaim returned EAGAIN, or fadvise alone
-	// freed less and nothing else was safe to try).
+	// freed less and nothing else was safe or allowed to try).
 	Partial bool
+	// Reason says why a reclaim was partial, for the event and the log; empty otherwise.
+	Reason string
 	// Files is how many files fadvise dropped, when it was used.
 	Files int
 }
@@ -106,8 +113,8 @@ func (v V1) Root() string    { return v.Dir }
 
 // Stats reads memory.usage_in_bytes, memory.limit_in_bytes and the hierarchical total_* lines of
 // memory.stat (a container cgroup may have children, e.g. cri-o's).
-func (v V1) Stats(dir string) (Stats, error) {
-	var s Stats
+func (v V1) Stats(dir string) (reclaim.Stats, error) {
+	var s reclaim.Stats
 	var err error
 	if s.Usage, err = readInt(filepath.Join(dir, "memory.usage_in_bytes")); err != nil {
 		return s, err
@@ -131,33 +138,38 @@ func (v V1) Stats(dir string) (Stats, error) {
 //     prefer to drop, and it leaves files the container reads (its hot data) alone. Done if enough.
 //  2. Otherwise memory.force_empty, which reclaims all the cache it can, active pages included: more
 //     than asked, but measured here at ~0.1 s for 350 MiB on a live cgroup with no rss change (A.5).
-//     force_empty reclaims with may-swap, so with swap active it would page anon out: then we stop at 1.
-func (v V1) Reclaim(dir string, want int64) (Result, error) {
-	before, _ := readInt(filepath.Join(dir, "memory.usage_in_bytes"))
-	files, ferr := fadviseWritten(v.proc(), dir)
-	if files > 0 {
-		after, _ := readInt(filepath.Join(dir, "memory.usage_in_bytes"))
-		if before-after >= want {
-			return Result{Method: MethodFadvise, Files: files}, nil
-		}
+//     Only when mayDropActive: else the decision kept a read-heavy pod's hot cache (FACTS.md A.2),
+//     which force_empty would throw away on every pass (and without hostPID fadvise sees no process,
+//     so that would be every v1 reclaim); the result is then partial. force_empty reclaims with
+//     may-swap, so with swap active it would page anon out: then we stop at 1 as well.
+func (v V1) Reclaim(dir string, want int64, mayDropActive bool) (Result, error) {
+	fad := fadviseFreed(v.proc(), dir, "memory.usage_in_bytes")
+	if fad.files > 0 && fad.freed >= want {
+		return Result{Method: MethodFadvise, Files: fad.files}, nil
+	}
+	partial := func(why string) (Result, error) {
+		return Result{Method: MethodFadvise, Files: fad.files, Partial: true, Reason: why + "; " + fad.String(want)}, nil
+	}
+	if !mayDropActive {
+		return partial("kept the active (hot) page cache, which memory.force_empty would drop as well")
 	}
 	swap, serr := swapActive(v.proc())
 	if serr != nil || swap {
-		if files > 0 {
-			return Result{Method: MethodFadvise, Files: files, Partial: true}, nil
-		}
 		if serr == nil {
 			serr = errors.New("swap is active, so force_empty could swap anon memory out")
 		}
-		return Result{Method: MethodFadvise}, fmt.Errorf("fadvise: %v; force_empty not used: %w", ferr, serr)
+		if fad.files > 0 {
+			return partial(fmt.Sprintf("force_empty not used: %v", serr))
+		}
+		return Result{Method: MethodFadvise}, fmt.Errorf("fadvise: %v; force_empty not used: %w", fad.err, serr)
 	}
 	if err := writeFile(filepath.Join(dir, "memory.force_empty"), []byte("0")); err != nil {
-		if files > 0 {
-			return Result{Method: MethodFadvise, Files: files, Partial: true}, nil
+		if fad.files > 0 {
+			return partial(fmt.Sprintf("force_empty failed: %v", err))
 		}
-		return Result{Method: MethodForceEmpty}, fmt.Errorf("force_empty: %w (fadvise: %v)", err, ferr)
+		return Result{Method: MethodForceEmpty}, fmt.Errorf("force_empty: %w (fadvise: %v)", err, fad.err)
 	}
-	return Result{Method: MethodForceEmpty, Files: files}, nil
+	return Result{Method: MethodForceEmpty, Files: fad.files}, nil
 }
 
 // CheckWritable checks memory.force_empty.
@@ -179,8 +191,8 @@ func (v V2) Version() string { return "v2" }
 func (v V2) Root() string    { return v.Dir }
 
 // Stats reads memory.current, memory.max and memory.stat (hierarchical in v2).
-func (v V2) Stats(dir string) (Stats, error) {
-	var s Stats
+func (v V2) Stats(dir string) (reclaim.Stats, error) {
+	var s reclaim.Stats
 	var err error
 	if s.Usage, err = readInt(filepath.Join(dir, "memory.current")); err != nil {
 		return s, err
@@ -203,17 +215,23 @@ func (v V2) Stats(dir string) (Stats, error) {
 }
 
 // Reclaim writes the byte count to memory.reclaim, which reclaims about that much from the cgroup's
-// LRU lists, inactive pages first: exactly "just enough, prefer inactive". swappiness=0 keeps anon
-// memory out of it where swap exists. EAGAIN means the kernel reclaimed less than asked: partial.
-func (v V2) Reclaim(dir string, want int64) (Result, error) {
+// LRU lists, inactive pages first: exactly "just enough, prefer inactive". When the active cache must
+// stay, the decision asks no more than the inactive list holds, so mayDropActive needs no other
+// method here. swappiness=0 keeps anon memory out of it where swap exists. EAGAIN means the kernel
+// reclaimed less than asked: partial.
+func (v V2) Reclaim(dir string, want int64, _ bool) (Result, error) {
 	p := filepath.Join(dir, "memory.reclaim")
 	if !exists(p) {
-		// Kernels before 5.19 have no memory.reclaim: fall back to the container's written files.
-		files, err := fadviseWritten(v.proc(), dir)
-		if err != nil {
-			return Result{Method: MethodFadvise}, fmt.Errorf("no memory.reclaim (Linux 5.19+) and fadvise failed: %w", err)
+		// Kernels before 5.19 have no memory.reclaim: fall back to the container's written files, which
+		// never include the files it only reads.
+		fad := fadviseFreed(v.proc(), dir, "memory.current")
+		if fad.files == 0 {
+			return Result{Method: MethodFadvise}, fmt.Errorf("no memory.reclaim (Linux 5.19+) and fadvise failed: %w", fad.err)
 		}
-		return Result{Method: MethodFadvise, Files: files}, nil
+		if fad.freed < want {
+			return Result{Method: MethodFadvise, Files: fad.files, Partial: true, Reason: "no memory.reclaim (Linux 5.19+); " + fad.String(want)}, nil
+		}
+		return Result{Method: MethodFadvise, Files: fad.files}, nil
 	}
 	write := v.write
 	if write == nil {
@@ -246,6 +264,36 @@ func (v V2) CheckWritable(dir string) error {
 
 func (v V2) proc() string { return orDefault(v.Proc, "/proc") }
 
+// fadvised is what fadviseFreed did.
+type fadvised struct {
+	files int   // files dropped
+	freed int64 // fall of the cgroup's usage meanwhile
+	err   error // why some or all files could not be dropped
+}
+
+// String says what fadvise freed of want, and why it was not more when it knows.
+func (f fadvised) String(want int64) string {
+	s := fmt.Sprintf("fadvise of %d written file(s) freed %s of the %s asked", f.files, reclaim.MiB(f.freed), reclaim.MiB(want))
+	if f.err != nil {
+		s += fmt.Sprintf(" (%v)", f.err)
+	}
+	return s
+}
+
+// fadviseFreed runs fadviseWritten and measures what it freed from the cgroup's usage file.
+func fadviseFreed(proc, dir, usageFile string) fadvised {
+	usage := filepath.Join(dir, usageFile)
+	before, berr := readInt(usage)
+	var f fadvised
+	f.files, f.err = fadviseWritten(proc, dir)
+	if f.files > 0 && berr == nil {
+		if after, err := readInt(usage); err == nil {
+			f.freed = max(0, before-after)
+		}
+	}
+	return f
+}
+
 // fadviseWritten drops the page cache of every regular file a process of the cgroup holds open
 // write-only or for append (logs), with posix_fadvise(DONTNEED) through /proc/<pid>/fd. Files opened
 // read-only or read-write without append (data files, databases) are left alone: they are the cache
@@ -259,17 +307,20 @@ func fadviseWritten(proc, dir string) (int, error) {
 	}
 	type fileID struct{ dev, ino uint64 }
 	seen := map[fileID]bool{}
-	var files int
+	var files, procs, unseen int
 	var firstErr error
 	for _, f := range bytes.Fields(b) {
+		procs++
 		pid := string(f)
 		if pid == "0" { // a process outside our pid namespace: not reachable without hostPID
+			unseen++
 			continue
 		}
 		fdDir := filepath.Join(proc, pid, "fd")
 		ents, err := os.ReadDir(fdDir)
 		if err != nil {
-			continue // the process exited
+			unseen++ // the process exited, or proc is not the procfs of its PID namespace
+			continue
 		}
 		for _, e := range ents {
 			p := filepath.Join(fdDir, e.Name())
@@ -300,7 +351,14 @@ func fadviseWritten(proc, dir string) (int, error) {
 		}
 	}
 	if files == 0 && firstErr == nil {
-		firstErr = errors.New("no file open for writing (or append) in the cgroup's processes")
+		switch {
+		case procs == 0:
+			firstErr = errors.New("no process in the cgroup")
+		case unseen == procs:
+			firstErr = fmt.Errorf("none of the cgroup's %d processes is visible in %s: the agent needs the host's PIDs (hostPID)", procs, proc)
+		default:
+			firstErr = errors.New("no file open for writing (or append) in the cgroup's processes")
+		}
 	}
 	return files, firstErr
 }

@@ -10,21 +10,23 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
+
+	"github.com/headroom-dev/headroom/reclaim"
 )
 
 func TestV2Stats(t *testing.T) {
 	dir := t.TempDir()
-	want := Stats{Usage: 900 * mi, Limit: 1000 * mi, Anon: 300 * mi, File: 600 * mi, ActiveFile: 100 * mi, InactiveFile: 500 * mi}
+	want := reclaim.Stats{Usage: 900 * mi, Limit: 1000 * mi, Anon: 300 * mi, File: 600 * mi, ActiveFile: 100 * mi, InactiveFile: 500 * mi}
 	writeV2(t, dir, want)
 	got, err := V2{}.Stats(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Stats (-want +got):\n%s", diff)
+		t.Errorf("reclaim.Stats (-want +got):\n%s", diff)
 	}
 
-	writeV2(t, dir, Stats{Usage: 5 * mi})
+	writeV2(t, dir, reclaim.Stats{Usage: 5 * mi})
 	if got, err := (V2{}).Stats(dir); err != nil || got.Limit != 0 {
 		t.Errorf(`memory.max "max": Limit = %d, %v; want 0 (no limit)`, got.Limit, err)
 	}
@@ -35,7 +37,7 @@ func TestV2Stats(t *testing.T) {
 		t.Error("memory.stat without active_file/inactive_file: want an error")
 	}
 	if _, err := (V2{}).Stats(filepath.Join(dir, "gone")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("Stats of a removed cgroup = %v, want ErrNotExist", err)
+		t.Errorf("reclaim.Stats of a removed cgroup = %v, want ErrNotExist", err)
 	}
 }
 
@@ -57,9 +59,9 @@ func TestV1Stats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Stats{Usage: 536870912, Limit: 536870912, Anon: 158441472, File: 362807296, ActiveFile: 98304, InactiveFile: 362708992}
+	want := reclaim.Stats{Usage: 536870912, Limit: 536870912, Anon: 158441472, File: 362807296, ActiveFile: 98304, InactiveFile: 362708992}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Stats (-want +got):\n%s", diff)
+		t.Errorf("reclaim.Stats (-want +got):\n%s", diff)
 	}
 	// An unlimited v1 cgroup reads PAGE_COUNTER_MAX pages.
 	if err := os.WriteFile(filepath.Join(dir, "memory.limit_in_bytes"), []byte("9223372036854771712\n"), 0o644); err != nil {
@@ -85,7 +87,7 @@ func fakeProc(t *testing.T, swap bool) string {
 }
 
 func TestV2Reclaim(t *testing.T) {
-	over := Stats{Usage: 900 * mi, Limit: 1000 * mi, Anon: 300 * mi, File: 600 * mi, InactiveFile: 600 * mi}
+	over := reclaim.Stats{Usage: 900 * mi, Limit: 1000 * mi, Anon: 300 * mi, File: 600 * mi, InactiveFile: 600 * mi}
 	tests := map[string]struct {
 		swap    bool
 		errs    []error // returned by successive writes
@@ -128,7 +130,7 @@ func TestV2Reclaim(t *testing.T) {
 				tc.errs = tc.errs[1:]
 				return err
 			}}
-			got, err := v.Reclaim(dir, 300*mi)
+			got, err := v.Reclaim(dir, 300*mi, false)
 			if (err != nil) != tc.wantErr {
 				t.Errorf("Reclaim error = %v, wantErr %v", err, tc.wantErr)
 			}
@@ -144,7 +146,7 @@ func TestV2Reclaim(t *testing.T) {
 	t.Run("the real writer puts the request in memory.reclaim", func(t *testing.T) {
 		dir := t.TempDir()
 		writeV2(t, dir, over)
-		if _, err := (V2{Proc: fakeProc(t, false)}).Reclaim(dir, 300*mi); err != nil {
+		if _, err := (V2{Proc: fakeProc(t, false)}).Reclaim(dir, 300*mi, false); err != nil {
 			t.Fatal(err)
 		}
 		b, _ := os.ReadFile(filepath.Join(dir, "memory.reclaim"))
@@ -156,7 +158,7 @@ func TestV2Reclaim(t *testing.T) {
 
 func TestV2WithoutMemoryReclaimFallsBackToFadvise(t *testing.T) {
 	dir := t.TempDir()
-	writeV2(t, dir, Stats{Usage: 900 * mi, Limit: 1000 * mi, File: 600 * mi, InactiveFile: 600 * mi})
+	writeV2(t, dir, reclaim.Stats{Usage: 900 * mi, Limit: 1000 * mi, File: 600 * mi, InactiveFile: 600 * mi})
 	if err := os.Remove(filepath.Join(dir, "memory.reclaim")); err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +175,7 @@ func TestV2WithoutMemoryReclaimFallsBackToFadvise(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got, err := V2{Proc: "/proc"}.Reclaim(dir, 100*mi)
+	got, err := V2{Proc: "/proc"}.Reclaim(dir, 100*mi, false)
 	if err != nil || got.Method != MethodFadvise || got.Files < 1 {
 		t.Errorf("Reclaim = %+v, %v; want fadvise of at least the open log", got, err)
 	}
@@ -182,8 +184,56 @@ func TestV2WithoutMemoryReclaimFallsBackToFadvise(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (V2{Proc: "/proc"}).Reclaim(dir, 100*mi); err == nil {
+	if _, err := (V2{Proc: "/proc"}).Reclaim(dir, 100*mi, false); err == nil {
 		t.Error("fadvise with no processes: want an error")
+	}
+}
+
+// TestV1ReclaimKeepsActiveCacheWhenTold runs the v1 reclaim on a fake tree, where no write frees
+// anything: which files it writes is what matters. The cgroup's one process is outside the agent's PID
+// namespace (cgroup.procs reads 0, as without hostPID), so fadvise finds nothing to drop.
+func TestV1ReclaimKeepsActiveCacheWhenTold(t *testing.T) {
+	hot := reclaim.Stats{Usage: 830 * mi, Limit: 1000 * mi, Anon: 300 * mi, File: 530 * mi, InactiveFile: 130 * mi, ActiveFile: 400 * mi}
+	tests := map[string]struct {
+		mayDropActive, swap bool
+		want                Result
+		wantReason          []string // substrings of Result.Reason
+		wantErr             string
+		forceEmpty          string // memory.force_empty afterwards
+	}{
+		"active cache must stay: no force_empty, a partial result that says why": {
+			want:       Result{Method: MethodFadvise, Partial: true},
+			wantReason: []string{"kept the active (hot) page cache, which memory.force_empty would drop as well", "freed 0.0MiB of the 130.0MiB asked", "hostPID"},
+		},
+		"active cache may go: force_empty": {
+			mayDropActive: true, want: Result{Method: MethodForceEmpty}, forceEmpty: "0",
+		},
+		"active cache may go, but swap is active: force_empty is not used either": {
+			mayDropActive: true, swap: true, want: Result{Method: MethodFadvise}, wantErr: "swap is active",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeV1(t, dir, hot)
+			got, err := V1{Proc: fakeProc(t, tc.swap)}.Reclaim(dir, 130*mi, tc.mayDropActive)
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("Reclaim error = %v, want %q", err, tc.wantErr)
+			}
+			reason := got.Reason
+			got.Reason = ""
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Reclaim (-want +got):\n%s", diff)
+			}
+			for _, w := range tc.wantReason {
+				if !strings.Contains(reason, w) {
+					t.Errorf("Reason %q lacks %q", reason, w)
+				}
+			}
+			if b, _ := os.ReadFile(filepath.Join(dir, "memory.force_empty")); string(b) != tc.forceEmpty {
+				t.Errorf("memory.force_empty = %q, want %q", b, tc.forceEmpty)
+			}
+		})
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
+
+	"github.com/headroom-dev/headroom/reclaim"
 )
 
 func TestOnceOnAFakeV2Cgroup(t *testing.T) {
@@ -19,7 +21,7 @@ func TestOnceOnAFakeV2Cgroup(t *testing.T) {
 		dir := t.TempDir()
 		writeV2(t, dir, overLimit)
 		var out strings.Builder
-		if err := Once(&out, dir, DefaultThresholds, fakeProc(t, false)); err != nil {
+		if err := Once(&out, dir, reclaim.DefaultThresholds, fakeProc(t, false)); err != nil {
 			t.Fatal(err)
 		}
 		// A plain file does not shrink when written to; the kernel's part is tested with real cgroups.
@@ -47,7 +49,7 @@ func TestOnceOnAFakeV2Cgroup(t *testing.T) {
 		dir := t.TempDir()
 		writeV2(t, dir, underLimit)
 		var out strings.Builder
-		if err := Once(&out, dir, DefaultThresholds, ""); err != nil {
+		if err := Once(&out, dir, reclaim.DefaultThresholds, ""); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.Contains(out.String(), "decision  under-threshold: ") {
@@ -72,14 +74,14 @@ func TestOnceRefusesBadCgroups(t *testing.T) {
 	}
 	tests := map[string]struct {
 		dir  string
-		th   Thresholds
+		th   reclaim.Thresholds
 		want string
 	}{
-		"a missing cgroup":                   {filepath.Join(notMemory, "gone"), DefaultThresholds, "gone does not exist"},
-		"a file, not a cgroup":               {file, DefaultThresholds, "not a directory"},
-		"a directory without memory.*":       {notMemory, DefaultThresholds, "not a memory cgroup"},
-		"a v2 cgroup without memory.reclaim": {noReclaim, DefaultThresholds, "memory.reclaim is missing"},
-		"thresholds upside down":             {noReclaim, Thresholds{Threshold: 0.5, Target: 0.6}, "need 0 < target"},
+		"a missing cgroup":                   {filepath.Join(notMemory, "gone"), reclaim.DefaultThresholds, "gone does not exist"},
+		"a file, not a cgroup":               {file, reclaim.DefaultThresholds, "not a directory"},
+		"a directory without memory.*":       {notMemory, reclaim.DefaultThresholds, "not a memory cgroup"},
+		"a v2 cgroup without memory.reclaim": {noReclaim, reclaim.DefaultThresholds, "memory.reclaim is missing"},
+		"thresholds upside down":             {noReclaim, reclaim.Thresholds{Threshold: 0.5, Target: 0.6}, "need 0 < target"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -135,7 +137,7 @@ func readOnlyOnce() int {
 			return 2
 		}
 	}
-	if err := Once(os.Stdout, dir, DefaultThresholds, ""); err != nil {
+	if err := Once(os.Stdout, dir, reclaim.DefaultThresholds, ""); err != nil {
 		fmt.Println(err)
 		return 1
 	}

@@ -25,6 +25,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/headroom-dev/headroom/reclaim"
 )
 
 const (
@@ -50,7 +52,8 @@ var anon []byte
 // logWriter is the helper process: it moves itself into $HEADROOM_AGENT_TEST_CGROUP (so all it
 // allocates from then on is charged there), touches $HEADROOM_AGENT_TEST_ANON_MIB of anonymous memory
 // (a stand-in for a heap, so rss is not zero), says "ready", then obeys "write PATH MIB keep|close"
-// lines on stdin by appending MIB MiB of 256-byte log lines, one write(2) each, like a logger.
+// lines on stdin by appending MIB MiB of 256-byte log lines, one write(2) each, like a logger, and
+// "read PATH" lines by reading the whole file, like a server reading its data.
 func logWriter() int {
 	cg := os.Getenv("HEADROOM_AGENT_TEST_CGROUP")
 	if err := os.WriteFile(filepath.Join(cg, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
@@ -68,6 +71,22 @@ func logWriter() int {
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
+		if len(f) == 2 && f[0] == "read" {
+			// Streamed through a small buffer: reading into memory would charge the file's size as anon.
+			file, err := os.Open(f[1])
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			n, err := io.Copy(io.Discard, file)
+			file.Close()
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			fmt.Println("ok", n)
+			continue
+		}
 		if len(f) != 4 || f[0] != "write" {
 			fmt.Fprintln(os.Stderr, "bad command:", sc.Text())
 			return 1
@@ -208,6 +227,32 @@ func (w *writer) write(path string, mib int, keep bool) {
 	w.expect("ok")
 }
 
+// read reads the whole file at path from inside the cgroup; it returns the bytes read.
+func (w *writer) read(path string) int64 {
+	w.t.Helper()
+	if _, err := fmt.Fprintf(w.stdin, "read %s\n", path); err != nil {
+		w.t.Fatal(err)
+	}
+	var n int64
+	if _, err := fmt.Sscanf(w.readLine(), "ok %d", &n); err != nil {
+		w.t.Fatalf("log writer did not confirm the read: %v", err)
+	}
+	return n
+}
+
+func (w *writer) readLine() string {
+	w.t.Helper()
+	got := make(chan string, 1)
+	go func() { s, _ := w.out.ReadString('\n'); got <- strings.TrimSpace(s) }()
+	select {
+	case s := <-got:
+		return s
+	case <-time.After(2 * time.Minute):
+		w.t.Fatal("log writer did not answer within 2 minutes")
+		return ""
+	}
+}
+
 func (w *writer) expect(want string) {
 	w.t.Helper()
 	got := make(chan string, 1)
@@ -236,10 +281,16 @@ func v1Pod(t *testing.T, base string, n int, limit int64) string {
 
 func v1Agent(t *testing.T, base string, clock *time.Time, objs ...client.Object) *Agent {
 	t.Helper()
+	return v1AgentWith(t, base, "/proc", &recorder{}, clock, objs...)
+}
+
+// v1AgentWith is v1Agent with a procfs (a fake one stands for an agent without hostPID) and a recorder.
+func v1AgentWith(t *testing.T, base, proc string, events *recorder, clock *time.Time, objs ...client.Object) *Agent {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.NodeName = node
 	cfg.DropCachesPath = filepath.Join(t.TempDir(), "drop_caches") // never the real one here
-	a, err := New(cfg, fake.NewClientBuilder().WithObjects(objs...).Build(), &recorder{}, V1{Dir: base, Proc: "/proc"}, testr.New(t))
+	a, err := New(cfg, fake.NewClientBuilder().WithObjects(objs...).Build(), events, V1{Dir: base, Proc: proc}, testr.New(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +298,7 @@ func v1Agent(t *testing.T, base string, clock *time.Time, objs ...client.Object)
 	return a
 }
 
-func v1Stats(t *testing.T, dir string) Stats {
+func v1Stats(t *testing.T, dir string) reclaim.Stats {
 	t.Helper()
 	s, err := V1{}.Stats(dir)
 	if err != nil {
@@ -256,9 +307,9 @@ func v1Stats(t *testing.T, dir string) Stats {
 	return s
 }
 
-func line(s Stats) string {
+func line(s reclaim.Stats) string {
 	return fmt.Sprintf("usage %s, cache %s (inactive %s, active %s), rss %s, working set %s",
-		mib(s.Usage), mib(s.File), mib(s.InactiveFile), mib(s.ActiveFile), mib(s.Anon), mib(s.WorkingSet()))
+		reclaim.MiB(s.Usage), reclaim.MiB(s.File), reclaim.MiB(s.InactiveFile), reclaim.MiB(s.ActiveFile), reclaim.MiB(s.Anon), reclaim.MiB(s.WorkingSet()))
 }
 
 func TestV1PassReclaimsOnePodsCache(t *testing.T) {
@@ -275,10 +326,10 @@ func TestV1PassReclaimsOnePodsCache(t *testing.T) {
 	a := v1Agent(t, base, &clock, namespace("default", nil),
 		makePod("default", "full", podUIDFor(1), node).container("app", hexID(1)).obj(),
 		makePod("default", "calm", podUIDFor(2), node).container("app", hexID(2)).obj())
-	th := DefaultThresholds
+	th := reclaim.DefaultThresholds
 	calmBefore := v1Stats(t, calm)
 	before := v1Stats(t, full)
-	t.Logf("full before: %s (limit %s)", line(before), mib(limit))
+	t.Logf("full before: %s (limit %s)", line(before), reclaim.MiB(limit))
 	if before.Usage <= int64(th.Threshold*limit) || before.File < 100<<20 {
 		t.Fatalf("setup: the log writer should have filled its cgroup with cache: %s", line(before))
 	}
@@ -299,13 +350,13 @@ func TestV1PassReclaimsOnePodsCache(t *testing.T) {
 		t.Errorf("method = %s, want force_empty for a closed log", o.Method)
 	}
 	if o.After.Usage > int64(th.Target*limit) {
-		t.Errorf("usage after %s, want under the target %s", mib(o.After.Usage), mib(int64(th.Target*limit)))
+		t.Errorf("usage after %s, want under the target %s", reclaim.MiB(o.After.Usage), reclaim.MiB(int64(th.Target*limit)))
 	}
 	if o.After.File > 16<<20 {
-		t.Errorf("cache after %s, want it (nearly) gone", mib(o.After.File))
+		t.Errorf("cache after %s, want it (nearly) gone", reclaim.MiB(o.After.File))
 	}
 	if d := o.After.Anon - o.Before.Anon; d < -(1<<20) || d > 1<<20 {
-		t.Errorf("rss changed: %s -> %s", mib(o.Before.Anon), mib(o.After.Anon))
+		t.Errorf("rss changed: %s -> %s", reclaim.MiB(o.Before.Anon), reclaim.MiB(o.After.Anon))
 	}
 	calmAfter := v1Stats(t, calm)
 	if d := calmAfter.File - calmBefore.File; d < -(1<<20) || d > 1<<20 {
@@ -359,11 +410,97 @@ func TestV1PassPrefersTheOpenLogWithFadvise(t *testing.T) {
 	if o.Method != MethodFadvise || o.Files != 1 {
 		t.Errorf("method = %s on %d files, want fadvise of the one open log", o.Method, o.Files)
 	}
-	if o.After.Usage > int64(DefaultThresholds.Target*limit) {
-		t.Errorf("usage after %s, want under the target", mib(o.After.Usage))
+	if o.After.Usage > int64(reclaim.DefaultThresholds.Target*limit) {
+		t.Errorf("usage after %s, want under the target", reclaim.MiB(o.After.Usage))
 	}
 	if d := o.After.Anon - o.Before.Anon; d < -(1<<20) || d > 1<<20 {
-		t.Errorf("rss changed: %s -> %s", mib(o.Before.Anon), mib(o.After.Anon))
+		t.Errorf("rss changed: %s -> %s", reclaim.MiB(o.Before.Anon), reclaim.MiB(o.After.Anon))
+	}
+}
+
+// Without hostPID the agent sees none of a pod's processes, so fadvise drops nothing and the only v1
+// method left is force_empty, which also drops active pages. A read-heavy pod over the threshold on
+// usage alone must keep its hot cache (the decision asks only for inactive pages): the pass reports
+// a partial result instead. A log writer, whose active cache is negligible, still gets force_empty.
+func TestV1PassKeepsHotCacheWithoutHostPID(t *testing.T) {
+	base := v1Base(t)
+	const limit = 512 << 20
+	search := v1Pod(t, base, 1, limit) // hot index read twice + closed log, under the limit
+	logger := v1Pod(t, base, 2, 256<<20)
+	ws, wl := startWriter(t, search, 32), startWriter(t, logger, 48)
+	dir := t.TempDir() // ext4: real page cache
+	index := filepath.Join(dir, "index.dat")
+	ws.write(index, 160, false)
+	// Written, then read twice: the second access moves the pages to the active list (FACTS.md A.2).
+	ws.read(index)
+	if n := ws.read(index); n < 160<<20 {
+		t.Fatalf("read %d bytes of the index, want at least %d", n, 160<<20)
+	}
+	ws.write(filepath.Join(dir, "search.log"), 230, false)
+	wl.write(filepath.Join(dir, "app.log"), 384, false)
+
+	th := reclaim.DefaultThresholds
+	line := int64(th.Threshold * limit)
+	before := v1Stats(t, search)
+	t.Logf("search before: %s (limit %s, threshold %s)", statsLine(before), reclaim.MiB(limit), reclaim.MiB(line))
+	if before.Usage <= line || before.WorkingSet() > line || before.ActiveFile < 128<<20 || before.Usage >= limit-(16<<20) {
+		t.Fatalf("setup: want usage over the threshold from inactive (log) cache, the working set under it, "+
+			"at least 128MiB of active (index) cache and room below the limit; got %s", statsLine(before))
+	}
+
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	events := &recorder{}
+	noHostPID := fakeProc(t, false) // a procfs without the pods' processes, as in a pod without hostPID
+	a := v1AgentWith(t, base, noHostPID, events, &clock, namespace("default", nil),
+		makePod("default", "search", podUIDFor(1), node).container("app", hexID(1)).obj(),
+		makePod("default", "logger", podUIDFor(2), node).container("app", hexID(2)).obj())
+	prev := snapshot()
+	outs, err := a.Pass(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"logger/app success", "search/app partial"}, summary(outs)); diff != "" {
+		t.Fatalf("outcomes (-want +got):\n%s", diff)
+	}
+	lo, so := outs[0], outs[1]
+	t.Logf("logger: %s with %s in %s -> %s", statsLine(lo.Before), lo.Method, lo.Took.Round(time.Millisecond), statsLine(lo.After))
+	t.Logf("search: asked %s (may drop active: %v) with %s in %s -> %s; %s", reclaim.MiB(so.Action.Bytes), so.Action.MayDropActive,
+		so.Method, so.Took.Round(time.Millisecond), statsLine(so.After), so.Detail)
+	if !lo.Action.MayDropActive || lo.Method != MethodForceEmpty || lo.After.Usage > int64(th.Target*(256<<20)) {
+		t.Errorf("logger: may drop active %v, method %s, usage after %s: want force_empty down to the target",
+			lo.Action.MayDropActive, lo.Method, reclaim.MiB(lo.After.Usage))
+	}
+	if so.Action.MayDropActive || so.Method != MethodFadvise {
+		t.Errorf("search: may drop active %v, method %s; want the active cache kept and no force_empty", so.Action.MayDropActive, so.Method)
+	}
+	if so.After.ActiveFile < so.Before.ActiveFile-(8<<20) {
+		t.Errorf("search lost its hot cache: active %s -> %s", reclaim.MiB(so.Before.ActiveFile), reclaim.MiB(so.After.ActiveFile))
+	}
+	if so.After.File < so.Before.File-(16<<20) {
+		t.Errorf("search lost page cache although nothing could be dropped selectively: %s -> %s", reclaim.MiB(so.Before.File), reclaim.MiB(so.After.File))
+	}
+	ev := events.Events()
+	for _, e := range ev {
+		t.Logf("event (%d bytes): %s", len(e), e)
+	}
+	if len(ev) != 2 || !strings.Contains(ev[1], "default/search Normal PageCacheReclaimed") ||
+		!strings.Contains(ev[1], "(partial: kept the active (hot) page cache, which memory.force_empty would drop as well; ") ||
+		!strings.Contains(ev[1], "hostPID") {
+		t.Errorf("events = %q\nwant the search pod's to say the result is partial, why, and that fadvise needs hostPID", ev)
+	}
+	if d := snapshot().sub(prev); d[`reclaims{fadvise,partial}`] != 1 || d[`reclaims{force_empty,success}`] != 1 {
+		t.Errorf("metric deltas %v: want one fadvise partial and one force_empty success", d)
+	}
+
+	// What the pass did before the decision reached the reclaim: force_empty whenever fadvise freed
+	// less than asked. It takes the hot cache too, which is what the assertions above rule out.
+	if _, err := (V1{Proc: noHostPID}).Reclaim(search, so.Action.Bytes, true); err != nil {
+		t.Fatal(err)
+	}
+	forced := v1Stats(t, search)
+	t.Logf("search after force_empty (active cache allowed to go): %s", statsLine(forced))
+	if forced.ActiveFile > 16<<20 {
+		t.Errorf("force_empty left %s of active cache: this machine does not show what the test guards against", reclaim.MiB(forced.ActiveFile))
 	}
 }
 
@@ -373,7 +510,7 @@ func TestV1Once(t *testing.T) {
 	w := startWriter(t, cg, 48)
 	w.write(filepath.Join(t.TempDir(), "app.log"), 384, false)
 	var out strings.Builder
-	if err := Once(&out, cg, DefaultThresholds, ""); err != nil {
+	if err := Once(&out, cg, reclaim.DefaultThresholds, ""); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("headroom agent --once --cgroup %s:\n%s", cg, out.String())
@@ -382,10 +519,10 @@ func TestV1Once(t *testing.T) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
-	if s := v1Stats(t, cg); s.Usage > int64(DefaultThresholds.Target*(256<<20)) {
+	if s := v1Stats(t, cg); s.Usage > int64(reclaim.DefaultThresholds.Target*(256<<20)) {
 		t.Errorf("after --once: %s, want usage under the target", line(s))
 	}
-	if err := Once(io.Discard, filepath.Join(base, "gone"), DefaultThresholds, ""); err == nil || !strings.Contains(err.Error(), "does not exist") {
+	if err := Once(io.Discard, filepath.Join(base, "gone"), reclaim.DefaultThresholds, ""); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("Once on a missing cgroup = %v, want a clear error", err)
 	}
 }
@@ -416,7 +553,7 @@ func TestV1NeverForceEmptiesWithSwapActive(t *testing.T) {
 	w := startWriter(t, cg, 48)
 	w.write(filepath.Join(t.TempDir(), "app.log"), 384, false)
 	before := v1Stats(t, cg)
-	_, err := V1{Proc: fakeProc(t, true)}.Reclaim(cg, 100<<20)
+	_, err := V1{Proc: fakeProc(t, true)}.Reclaim(cg, 100<<20, true)
 	if err == nil || !strings.Contains(err.Error(), "swap is active") {
 		t.Errorf("Reclaim with swap active = %v, want a refusal naming swap", err)
 	}

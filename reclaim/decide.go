@@ -69,6 +69,11 @@ type Action struct {
 	Verdict Verdict
 	// Bytes of page cache to reclaim; 0 unless Verdict is VerdictReclaim.
 	Bytes int64
+	// MayDropActive says whether the reclaim may take active (hot) file pages as well. A method that
+	// cannot be held to the inactive list (cgroup v1 memory.force_empty drops every page it can) may
+	// only be used when it is true; false means Bytes fits in the inactive list and the active cache
+	// must stay.
+	MayDropActive bool
 	// Trigger names the measures over the threshold: "usage" or "usage and working set".
 	Trigger string
 	// Reason is one sentence for logs, events and the manual mode.
@@ -93,7 +98,7 @@ func Decide(s Stats, t Thresholds) Action {
 		trigger = "usage"
 	default:
 		return Action{Verdict: VerdictUnder, Reason: fmt.Sprintf("usage %s and working set %s of the limit are under the %s threshold",
-			percent(s.Usage, s.Limit), percent(ws, s.Limit), fraction(t.Threshold))}
+			Percent(s.Usage, s.Limit), Percent(ws, s.Limit), Fraction(t.Threshold))}
 	}
 
 	// Reclaim only pays when cache is what holds usage up: if usage would still be over the threshold
@@ -103,7 +108,7 @@ func Decide(s Stats, t Thresholds) Action {
 	if s.Usage-s.Reclaimable() > line {
 		return Action{Verdict: VerdictNotCache, Trigger: trigger, Reason: fmt.Sprintf(
 			"%s over the %s threshold (usage %s, working set %s of %s), but only %s is reclaimable page cache: anon memory needs a bigger limit",
-			trigger, fraction(t.Threshold), percent(s.Usage, s.Limit), percent(ws, s.Limit), mib(s.Limit), mib(s.Reclaimable()))}
+			trigger, Fraction(t.Threshold), Percent(s.Usage, s.Limit), Percent(ws, s.Limit), MiB(s.Limit), MiB(s.Reclaimable()))}
 	}
 	// Bring usage to the target. The working set never exceeds usage, so it ends at or below the target
 	// too. The kernel reclaims inactive pages first (deactivating active ones as it goes), so when the
@@ -117,18 +122,31 @@ func Decide(s Stats, t Thresholds) Action {
 		// to reach the target would buy nothing an alert sees and cost re-reads from disk.
 		want = min(want, s.InactiveFile)
 	}
-	return Action{Verdict: VerdictReclaim, Bytes: want, Trigger: trigger, Reason: fmt.Sprintf(
+	// Active cache may go when the working set is over the line: it is what holds the working set up,
+	// and an alert on the working set fires whatever its pages are for. It may also go when it is
+	// negligible next to the amount (a tenth at most): a log writer's few active pages (the blog's pod:
+	// 7 MB active of 707 MB cache) are not hot data, and keeping them would rule out the one v1 method
+	// that works without the host's PIDs (force_empty), leaving the log cache in place. Otherwise it
+	// is a read-heavy pod's hot data and must stay: dropping it costs re-reads from disk and buys
+	// nothing, since the inactive list alone brings usage under the line.
+	mayDropActive := overWS || s.ActiveFile <= want/10
+	return Action{Verdict: VerdictReclaim, Bytes: want, MayDropActive: mayDropActive, Trigger: trigger, Reason: fmt.Sprintf(
 		"%s over the %s threshold (usage %s, working set %s of %s): reclaim %s of page cache to reach %s",
-		trigger, fraction(t.Threshold), percent(s.Usage, s.Limit), percent(ws, s.Limit), mib(s.Limit), mib(want), fraction(t.Target))}
+		trigger, Fraction(t.Threshold), Percent(s.Usage, s.Limit), Percent(ws, s.Limit), MiB(s.Limit), MiB(want), Fraction(t.Target))}
 }
 
-func mib(b int64) string { return fmt.Sprintf("%.1fMiB", float64(b)/(1<<20)) }
+// Formatting shared by the reasons here and the agent's logs, events and manual mode.
 
-func percent(v, limit int64) string {
+// MiB formats bytes as mebibytes with one decimal, e.g. "667.6MiB".
+func MiB(b int64) string { return fmt.Sprintf("%.1fMiB", float64(b)/(1<<20)) }
+
+// Percent formats v as a share of limit, e.g. "95.0%"; "n/a" without a limit.
+func Percent(v, limit int64) string {
 	if limit <= 0 {
 		return "n/a"
 	}
 	return fmt.Sprintf("%.1f%%", 100*float64(v)/float64(limit))
 }
 
-func fraction(f float64) string { return fmt.Sprintf("%.4g%%", 100*f) }
+// Fraction formats a fraction such as a threshold as a percentage, e.g. 0.75 as "75%".
+func Fraction(f float64) string { return fmt.Sprintf("%.4g%%", 100*f) }

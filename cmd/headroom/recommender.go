@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -84,10 +83,7 @@ is a 404; before its first cycle, and on a replica that does not lead, every req
 	f.StringVar(&o.mgr.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "address of /healthz and /readyz (ready once the caches synced); 0 disables them")
 	f.StringVar(&o.mgr.PprofBindAddress, "pprof-bind-address", "0", "address of Go's /debug/pprof endpoints, to profile CPU and memory; 0 disables them")
 	f.StringVar(&o.logLevel, "log-level", "info", "info or debug")
-	// --kubeconfig is controller-runtime's own flag, read by config.GetConfig (else in-cluster config).
-	if kf := flag.CommandLine.Lookup(config.KubeconfigFlagName); kf != nil && f.Lookup(config.KubeconfigFlagName) == nil {
-		f.AddGoFlag(kf)
-	}
+	addKubeconfigFlag(cmd)
 	return cmd
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -59,8 +58,7 @@ with a chart per container).`,
 	f.StringVar(&o.defaultMode, "default-mode", report.ModeDryRun, "mode of namespaces without a headroom.dev/mode label (the chart's defaultMode): enforce, dry-run or off")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table, json, csv or html")
 	f.StringVar(&o.out, "out", "", "write the report to this file instead of standard output")
-	// --kubeconfig is controller-runtime's own flag, read by config.GetConfig (else in-cluster config).
-	f.AddGoFlag(flag.CommandLine.Lookup(config.KubeconfigFlagName))
+	addKubeconfigFlag(cmd)
 	return cmd
 }
 

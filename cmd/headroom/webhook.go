@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -55,9 +54,6 @@ annotation and admission warnings). It always allows the pod: any trouble leaves
 	f.BoolVar(&o.Policy.SetMissingLimits, "set-missing-limits", false, "give containers without a memory limit the recommended one; when false they keep no limit and only their request and -Xmx are sized")
 	f.StringVar(&requests, "requests", string(webhook.RequestsRecommendation), "memory requests: recommendation (the recommended request, capped at the limit) or keep (lowered to the limit if above it); Guaranteed containers always get request = limit")
 	f.StringVar(&logLevel, "log-level", "info", "info, or debug (logs every sizing decision)")
-	// --kubeconfig is controller-runtime's own flag, read by config.GetConfig (else in-cluster config).
-	if kf := flag.CommandLine.Lookup(config.KubeconfigFlagName); kf != nil && f.Lookup(config.KubeconfigFlagName) == nil {
-		f.AddGoFlag(kf)
-	}
+	addKubeconfigFlag(cmd)
 	return cmd
 }
