@@ -27,14 +27,19 @@ func newRaw() *raw {
 	return &raw{ranges: map[string]map[seriesKey]sizing.Series{}, meta: map[string][]metaRow{}}
 }
 
-// appendRange appends points to a series (chunks arrive in time order).
+// appendRange appends points to a series (chunks arrive in time order). The first chunk is kept
+// as it is, not copied: the caller hands it over.
 func (r *raw) appendRange(q string, k seriesKey, pts sizing.Series) {
 	m := r.ranges[q]
 	if m == nil {
 		m = map[seriesKey]sizing.Series{}
 		r.ranges[q] = m
 	}
-	m[k] = append(m[k], pts...)
+	if cur, ok := m[k]; ok {
+		m[k] = append(cur, pts...)
+	} else {
+		m[k] = pts
+	}
 }
 
 type owner struct{ kind, name string }
