@@ -171,24 +171,7 @@ func realJVMCases() map[string]jvmCase {
 }
 
 func TestRealJVM(t *testing.T) {
-	if os.Getenv("HEADROOM_SKIP_INTEGRATION") != "" {
-		t.Skip("HEADROOM_SKIP_INTEGRATION is set")
-	}
-	real, err := exec.LookPath("java")
-	if err != nil {
-		t.Fatalf("java not found (%v): install openjdk-17-jre-headless (make setup) or set HEADROOM_SKIP_INTEGRATION=1", err)
-	}
-	root := t.TempDir()
-	shimDir := filepath.Join(root, "bin")
-	if err := os.Mkdir(shimDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	shim := strings.Replace(jvmShim, "REALJAVA", strconv.Quote(real), 1)
-	if err := os.WriteFile(filepath.Join(shimDir, "java"), []byte(shim), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	h := jvmHarness{shimDir: shimDir, javaHome: root}
-
+	h := newJVMHarness(t)
 	cases := realJVMCases()
 	rewrites := 0
 	for _, tc := range cases {
@@ -244,6 +227,28 @@ func TestRealJVM(t *testing.T) {
 
 type jvmHarness struct {
 	shimDir, javaHome string
+}
+
+// newJVMHarness installs the stand-in java in a temporary directory.
+func newJVMHarness(t *testing.T) jvmHarness {
+	t.Helper()
+	if os.Getenv("HEADROOM_SKIP_INTEGRATION") != "" {
+		t.Skip("HEADROOM_SKIP_INTEGRATION is set")
+	}
+	real, err := exec.LookPath("java")
+	if err != nil {
+		t.Fatalf("java not found (%v): install openjdk-17-jre-headless (make setup) or set HEADROOM_SKIP_INTEGRATION=1", err)
+	}
+	root := t.TempDir()
+	shimDir := filepath.Join(root, "bin")
+	if err := os.Mkdir(shimDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shim := strings.Replace(jvmShim, "REALJAVA", strconv.Quote(real), 1)
+	if err := os.WriteFile(filepath.Join(shimDir, "java"), []byte(shim), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return jvmHarness{shimDir: shimDir, javaHome: root}
 }
 
 // maxHeap starts the container's process and returns the MaxHeapSize of every JVM it started.

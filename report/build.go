@@ -222,19 +222,16 @@ func buildRow(in Input, namespace string, wl WorkloadInput, c ContainerInput, mo
 	return row
 }
 
-// heapFor is the heap the JVM uses at a limit: the explicit -Xmx, or its percentage of the limit.
+// heapFor is the heap the JVM uses at a limit: its explicit -Xmx, or what HotSpot's ergonomics
+// give at that limit (jvm.Heap.MaxHeapFor, the rule the webhook applies too); 0 when not a JVM.
 func heapFor(cur sizing.Current, h *jvm.Heap, limit int64) int64 {
-	if cur.Xmx > 0 {
-		return cur.Xmx
-	}
 	if !cur.JVM {
 		return 0
 	}
-	pct := float64(defaultJVMHeapPercent)
-	if h != nil && h.MaxRAMPercentage > 0 {
-		pct = h.MaxRAMPercentage
+	if h == nil { // the container's spec is not known: only its -Xmx
+		h = &jvm.Heap{MaxHeap: cur.Xmx}
 	}
-	return int64(float64(limit) * pct / 100)
+	return h.MaxHeapFor(limit)
 }
 
 // xmxWhere says where the effective heap setting lives, or how the heap is sized without one.

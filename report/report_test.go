@@ -467,3 +467,38 @@ func TestDocsListEveryField(t *testing.T) {
 		}
 	}
 }
+
+// TestHeapFor: the heap the report (like the webhook) assumes when -Xmx cannot be rewritten is what
+// HotSpot takes at the new limit (FACTS.md B.4), not a flat 25 % of it.
+func TestHeapFor(t *testing.T) {
+	const mi = int64(1) << 20
+	tests := map[string]struct {
+		cur   sizing.Current
+		c     *jvm.Container
+		limit int64
+		want  int64
+	}{
+		"not a JVM": {sizing.Current{}, nil, 512 * mi, 0},
+		"an explicit -Xmx": {sizing.Current{JVM: true, Xmx: 1200 * mi},
+			&jvm.Container{Command: []string{"java", "-Xmx1200m", "-jar", "a.jar"}}, 3000 * mi, 1200 * mi},
+		"the JVM default at 3000 MiB is 25 %": {sizing.Current{JVM: true},
+			&jvm.Container{Command: []string{"java", "-jar", "a.jar"}}, 3000 * mi, 750 * mi},
+		"the JVM default at 128 MiB is 50 %": {sizing.Current{JVM: true},
+			&jvm.Container{Command: []string{"java", "-jar", "a.jar"}}, 128 * mi, 64 * mi},
+		"MaxRAM=8g replaces a 3000 MiB limit": {sizing.Current{JVM: true},
+			&jvm.Container{Command: []string{"java", "-XX:MaxRAM=8g", "-jar", "a.jar"}}, 3000 * mi, 2048 * mi},
+		"no spec known: the -Xmx": {sizing.Current{JVM: true, Xmx: 700 * mi}, nil, 3000 * mi, 700 * mi},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			var h *jvm.Heap
+			if tt.c != nil {
+				a := jvm.Analyze(*tt.c)
+				h = &a
+			}
+			if got := heapFor(tt.cur, h, tt.limit); got != tt.want {
+				t.Errorf("heapFor = %d MiB, want %d MiB", got/mi, tt.want/mi)
+			}
+		})
+	}
+}
