@@ -22,6 +22,9 @@ type Result struct {
 	Err error
 	// Current is what the container runs with now, as the recommendation was computed against it.
 	Current sizing.Current
+	// FromSpec is true when Current was read from the workload's pod template (not from history's
+	// last limit alone): only then is it published, for the webhook to tell a stale recommendation.
+	FromSpec bool
 }
 
 // ContainerStatus maps a sizing result to the API. Limit, request and -Xmx are set only when the
@@ -32,6 +35,9 @@ func ContainerStatus(r Result) v1alpha1.ContainerRecommendation {
 	c := v1alpha1.ContainerRecommendation{Name: r.Name, Reason: rec.Reason, Observed: Observed(rec.Observed)}
 	if r.Err != nil && c.Reason == "" {
 		c.Reason = "No recommendation: " + r.Err.Error() + "."
+	}
+	if r.FromSpec {
+		c.Current = currentStatus(r.Current)
 	}
 	if r.Err != nil || !rec.Changed {
 		return c
@@ -46,6 +52,21 @@ func ContainerStatus(r Result) v1alpha1.ContainerRecommendation {
 		c.Xmx = jvm.FormatSize(rec.Xmx)
 	}
 	return c
+}
+
+// currentStatus maps what the pod template said; a zero size is "not set".
+func currentStatus(cur sizing.Current) *v1alpha1.ContainerCurrent {
+	out := &v1alpha1.ContainerCurrent{}
+	if cur.Limit > 0 {
+		out.Limit = resource.NewQuantity(cur.Limit, resource.BinarySI)
+	}
+	if cur.Request > 0 {
+		out.Request = resource.NewQuantity(cur.Request, resource.BinarySI)
+	}
+	if cur.Xmx > 0 {
+		out.Xmx = jvm.FormatSize(cur.Xmx)
+	}
+	return out
 }
 
 // Observed maps the observed figures.

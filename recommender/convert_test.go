@@ -36,6 +36,20 @@ func TestContainerStatus(t *testing.T) {
 			in:   Result{Name: "app", Recommendation: sizing.Recommendation{Request: 512 * sizing.Mi, Changed: true, Reason: "R."}},
 			want: v1alpha1.ContainerRecommendation{Name: "app", Request: q("512Mi"), Reason: "R."},
 		},
+		"the pod template it was computed against is published, for the webhook to tell a stale one": {
+			in: Result{Name: "app", Recommendation: sizing.Recommendation{Limit: 3776 * sizing.Mi, Changed: true, Reason: "R."},
+				Current: sizing.Current{Limit: 3000 * sizing.Mi, Request: 3000 * sizing.Mi, Xmx: 2000 * sizing.Mi, JVM: true}, FromSpec: true},
+			want: v1alpha1.ContainerRecommendation{Name: "app", Limit: q("3776Mi"), Reason: "R.",
+				Current: &v1alpha1.ContainerCurrent{Limit: q("3000Mi"), Request: q("3000Mi"), Xmx: "2000m"}},
+		},
+		"a template without limit or -Xmx publishes an empty current: none of them was set": {
+			in:   Result{Name: "app", Recommendation: sizing.Recommendation{Reason: "R."}, FromSpec: true},
+			want: v1alpha1.ContainerRecommendation{Name: "app", Reason: "R.", Current: &v1alpha1.ContainerCurrent{}},
+		},
+		"a current known from history alone is not published": {
+			in:   Result{Name: "app", Recommendation: sizing.Recommendation{Limit: 3776 * sizing.Mi, Changed: true, Reason: "R."}, Current: sizing.Current{Limit: 3000 * sizing.Mi}},
+			want: v1alpha1.ContainerRecommendation{Name: "app", Limit: q("3776Mi"), Reason: "R."},
+		},
 		"insufficient history is no recommendation": {
 			in: Result{Name: "app", Recommendation: sizing.Recommendation{Limit: 1, Changed: true, Reason: "Insufficient history."},
 				Err: fmt.Errorf("%w: 3h", sizing.ErrInsufficientHistory)},

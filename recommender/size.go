@@ -46,7 +46,7 @@ func Size(p sizing.Policy, containers []sizing.Container, spec *corev1.PodSpec, 
 		}
 		cur.LimitRangeMax = limitRangeMax
 		rec, err := sizing.Recommend(p, c, cur)
-		results = append(results, Result{Name: c.Name, Recommendation: rec, Err: err, Current: cur})
+		results = append(results, Result{Name: c.Name, Recommendation: rec, Err: err, Current: cur, FromSpec: ok})
 	}
 	return results
 }

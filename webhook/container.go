@@ -1,7 +1,7 @@
 package webhook
 
 import (
-	"fmt"
+	"errors"
 	"slices"
 	"strconv"
 
@@ -16,10 +16,6 @@ import (
 // with less than 6 MiB, so a smaller recommendation is broken, not small.
 const minLimitBytes = 6 << 20
 
-// defaultMaxRAMPercentage is the JVM's heap size, in percent of the container limit, when nothing
-// sets the heap (JDK 10+ default -XX:MaxRAMPercentage=25).
-const defaultMaxRAMPercentage = 25
-
 // plan is what headroom does with one container: the record for the annotation and, when
 // the container changes, its new limit, request and JVM options.
 type plan struct {
@@ -27,6 +23,11 @@ type plan struct {
 	// skippedInvalid is true when the container was left alone because a change would not have
 	// been valid or safe (as opposed to excluded or unchanged).
 	skippedInvalid bool
+	// stale is true when the recommendation was computed for another pod template.
+	stale bool
+	// addsLimit is true when the container gets a memory limit it did not have (policy
+	// SetMissingLimits), which may change the pod's QoS class on purpose.
+	addsLimit bool
 
 	setLimit, setRequest *resource.Quantity
 	heap                 *heapEdit // nil: JVM options unchanged
@@ -39,21 +40,34 @@ func skip(name, why string, invalid bool) plan {
 }
 
 // planContainer decides the limit, request and -Xmx of one container from its recommendation.
+// followLimit is true when the pod is Guaranteed: its requests must stay equal to its limits.
 // It does not change c. Every path that cannot guarantee a valid, safe container returns a skip.
-func (s *Sizer) planContainer(c *corev1.Container, rc *v1alpha1.ContainerRecommendation, bounds memoryBounds) plan {
+func (s *Sizer) planContainer(c *corev1.Container, rc *v1alpha1.ContainerRecommendation, bounds memoryBounds, followLimit bool) plan {
 	p := plan{record: ContainerRecord{Name: c.Name}}
 	oldLimit, hasLimit := c.Resources.Limits[corev1.ResourceMemory]
 	oldRequest, hasRequest := c.Resources.Requests[corev1.ResourceMemory]
+	// rc points into the informer cache, shared by concurrent admissions: Quantity.String caches
+	// its text in the Quantity, so only copies are formatted.
 	if rc.Limit != nil && (rc.Limit.Sign() <= 0 || rc.Limit.Value() < minLimitBytes) {
-		return skip(c.Name, "invalid-recommendation: limit "+rc.Limit.String(), true)
+		q := *rc.Limit
+		return skip(c.Name, "invalid-recommendation: limit "+quantityString(&q), true)
 	}
 	if rc.Request != nil && rc.Request.Sign() <= 0 {
-		return skip(c.Name, "invalid-recommendation: request "+rc.Request.String(), true)
+		q := *rc.Request
+		return skip(c.Name, "invalid-recommendation: request "+quantityString(&q), true)
+	}
+	if why := staleRecommendation(c, rc); why != "" {
+		p := skip(c.Name, why, false)
+		p.stale = true
+		return p
 	}
 
 	// Limit: the recommendation's when the container has a limit, or when the policy adds missing
-	// ones. Otherwise the container keeps having no limit; its request and -Xmx are still sized
-	// (the recommender does the same when its policy does not add missing limits).
+	// ones. Otherwise the container keeps having no limit; its request (if it has one) and -Xmx are
+	// still sized (the recommender does the same when its policy does not add missing limits).
+	// A container with neither a memory request nor a limit keeps having neither: a request alone
+	// would move a BestEffort pod to Burstable, and the pod keeps its QoS class (DESIGN.md §5). Only
+	// the SetMissingLimits policy adds memory to such a container, changing the class on purpose.
 	var limit, request *resource.Quantity
 	if hasLimit {
 		l := oldLimit.DeepCopy()
@@ -63,21 +77,28 @@ func (s *Sizer) planContainer(c *corev1.Container, rc *v1alpha1.ContainerRecomme
 		r := oldRequest.DeepCopy()
 		request = &r
 	}
-	if rc.Limit != nil {
+	noMemory := !hasLimit && !hasRequest && !s.Policy.SetMissingLimits
+	if noMemory {
+		if rc.Limit != nil || rc.Request != nil {
+			p.record.Reason = "no memory request or limit: none added (the pod keeps its QoS class)"
+		}
+	} else if rc.Limit != nil {
 		if hasLimit || s.Policy.SetMissingLimits {
 			l := rc.Limit.DeepCopy()
 			limit = &l
+			p.addsLimit = !hasLimit
 		} else {
 			p.record.Reason = "no memory limit: none added"
 		}
 	}
 
-	// Request: a Guaranteed container's follows the limit (the pod keeps its QoS class);
-	// otherwise the recommendation's (policy "recommendation") or the current one; never above
-	// the limit. Without a request and a recommended one, the API server's defaulting makes a
-	// missing request equal to the limit.
+	// Request: in a Guaranteed pod it follows the limit (the pod keeps its QoS class); otherwise the
+	// recommendation's (policy "recommendation") or the current one; never above the limit. Without
+	// a request and a recommended one, the API server's defaulting makes a missing request equal to
+	// the limit.
 	switch {
-	case limit != nil && guaranteed(c):
+	case noMemory:
+	case limit != nil && followLimit:
 		r := limit.DeepCopy()
 		request = &r
 	case s.Policy.Requests != RequestsKeep && rc.Request != nil:
@@ -99,33 +120,53 @@ func (s *Sizer) planContainer(c *corev1.Container, rc *v1alpha1.ContainerRecomme
 		limitChanged = limit != nil && (!hasLimit || limit.Cmp(oldLimit) != 0)
 		requestChanged = request != nil && (!hasRequest || request.Cmp(oldRequest) != 0)
 	}
+	lowers := limitChanged && (!hasLimit || limit.Cmp(oldLimit) < 0) // no limit is no bound: adding one lowers it
 
-	// -Xmx: rewrite it where the JVM reads it; whatever the heap ends up being, heap plus
-	// non-heap must stay below the limit, or the container is left alone.
+	// -Xmx: rewrite it where the JVM reads it; whatever the heap ends up being, heap plus non-heap
+	// must fit in the limit less the page cache the application keeps active (DESIGN.md §5:
+	// xmx + nonHeap <= limit - activeFilePeak), or the container is left alone.
 	nonHeap := max(rc.Observed.NonHeapBytes, 0)
+	activeFile := max(rc.Observed.ActiveFilePeakBytes, 0)
 	var limitBytes int64 // 0: no limit
 	if limit != nil {
 		limitBytes = limit.Value()
 	}
+	room := func(heap string) string {
+		s := heap + " + non-heap " + formatBytes(nonHeap)
+		if activeFile > 0 {
+			s += " + active file " + formatBytes(activeFile)
+		}
+		return s + " >= limit " + quantityString(limit)
+	}
 	heapSet := false // the heap is explicitly what the recommendation says (now or after rewriting)
+	heapUnknown := false
 	cannot := ""
 	if rc.Xmx != "" {
 		want, err := jvm.ParseSize(rc.Xmx)
 		if err != nil || want <= 0 {
 			return skip(c.Name, "invalid-recommendation: xmx "+rc.Xmx, true)
 		}
-		if limitBytes > 0 && want+nonHeap >= limitBytes {
-			return skip(c.Name, fmt.Sprintf("heap-exceeds-limit: xmx %s + non-heap %s >= limit %s",
-				rc.Xmx, formatBytes(nonHeap), limit), true)
+		if limitBytes > 0 && want+nonHeap+activeFile >= limitBytes {
+			return skip(c.Name, "heap-exceeds-limit: "+room("xmx "+rc.Xmx), true)
 		}
-		if edit, err := rewriteHeap(c, want); err != nil {
+		edit, err := rewriteHeap(c, want)
+		switch {
+		case err != nil:
 			cannot = "cannot-rewrite: " + err.Error()
-		} else {
+			// Where -Xmx could only be added by hiding envFrom's JAVA_TOOL_OPTIONS, envFrom may
+			// also set the heap: it is not known.
+			heapUnknown = errors.Is(err, errShadowsEnvFrom)
+		case edit != nil && edit.uncertain != "" && lowers:
+			return skip(c.Name, "heap-uncertain: -Xmx"+edit.xmx+" added to "+edit.at+" may not apply: "+edit.uncertain+"; limit not lowered", true)
+		default:
 			heapSet = true
 			if edit != nil {
 				p.heap = edit
 				p.record.OldXmx, p.record.Xmx, p.record.XmxAt = edit.oldXmx, edit.xmx, edit.at
 				p.record.Reason = join(p.record.Reason, edit.note)
+				if edit.uncertain != "" {
+					p.record.Reason = join(p.record.Reason, "the -Xmx may not apply: "+edit.uncertain)
+				}
 			}
 		}
 	}
@@ -133,20 +174,19 @@ func (s *Sizer) planContainer(c *corev1.Container, rc *v1alpha1.ContainerRecomme
 		cur := analyzeHeap(c)
 		// A heap setting the spec does not show (valueFrom, envFrom, an options file) may be
 		// anything: only a limit that does not shrink is safe then.
-		if !cur.certain && (!hasLimit || limit.Cmp(oldLimit) < 0) {
+		if (!cur.certain || heapUnknown) && lowers {
 			why := cannot
 			if why == "" {
 				why = "heap-unknown: the heap may be set where the spec does not show it"
 			}
 			return skip(c.Name, why+"; limit not lowered", true)
 		}
-		if heap := cur.effective(limitBytes); heap+nonHeap >= limitBytes {
+		if heap := cur.effective(limitBytes); heap+nonHeap+activeFile >= limitBytes {
 			why := cannot
 			if why == "" {
 				why = "heap-exceeds-limit"
 			}
-			return skip(c.Name, fmt.Sprintf("%s: heap %s + non-heap %s >= limit %s",
-				why, formatBytes(heap), formatBytes(nonHeap), limit), true)
+			return skip(c.Name, why+": "+room("heap "+formatBytes(heap)), true)
 		}
 	}
 	p.record.Reason = join(p.record.Reason, cannot)
@@ -158,6 +198,8 @@ func (s *Sizer) planContainer(c *corev1.Container, rc *v1alpha1.ContainerRecomme
 		if hasLimit {
 			p.record.OldLimit = quantityString(&oldLimit)
 		}
+	} else {
+		p.addsLimit = false
 	}
 	if requestChanged {
 		p.setRequest = request
@@ -172,16 +214,57 @@ func (s *Sizer) planContainer(c *corev1.Container, rc *v1alpha1.ContainerRecomme
 	return p
 }
 
-// guaranteed reports whether a container's cpu and memory requests equal its limits (all set).
-func guaranteed(c *corev1.Container) bool {
-	for _, r := range [...]corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-		l, ok1 := c.Resources.Limits[r]
-		q, ok2 := c.Resources.Requests[r]
-		if !ok1 || !ok2 || l.Cmp(q) != 0 {
-			return false
-		}
+// staleRecommendation says why a recommendation computed for another pod template must not be
+// applied, or "". The recommender records in current the limit and -Xmx it computed against; a
+// user who since raised the limit (or changed -Xmx) after OOM kills must not get the old values
+// back until the next cycle, or for as long as the recommender is down. A recommendation without
+// current (written before it existed) is applied as it is.
+func staleRecommendation(c *corev1.Container, rc *v1alpha1.ContainerRecommendation) string {
+	cur := rc.Current
+	if cur == nil {
+		return ""
 	}
-	return true
+	var now, then int64 // bytes; 0: none
+	if q, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
+		now = q.Value()
+	}
+	if cur.Limit != nil {
+		then = cur.Limit.Value()
+	}
+	if now != then {
+		return "stale-recommendation: the pod template changed since the recommendation (limit " + bytesOrNone(now, formatBytes) +
+			", recommended for " + bytesOrNone(then, formatBytes) + ")"
+	}
+	// -Xmx: compared when the recommender saw an explicit one, or recommends one (then it read the
+	// container's spec). Without the spec (from history alone) it cannot tell "no -Xmx" from "not
+	// known", and sets neither.
+	if cur.Xmx == "" && rc.Xmx == "" {
+		return ""
+	}
+	then = 0
+	if cur.Xmx != "" {
+		b, err := jvm.ParseSize(cur.Xmx)
+		if err != nil {
+			return "invalid-recommendation: current xmx " + cur.Xmx
+		}
+		then = b
+	}
+	if now = analyzeHeap(c).heap.MaxHeap; now != then {
+		was := cur.Xmx
+		if was == "" {
+			was = "none"
+		}
+		return "stale-recommendation: the pod template changed since the recommendation (-Xmx " + bytesOrNone(now, jvm.FormatSize) +
+			", recommended for " + was + ")"
+	}
+	return ""
+}
+
+func bytesOrNone(b int64, format func(int64) string) string {
+	if b == 0 {
+		return "none"
+	}
+	return format(b)
 }
 
 // apply writes a plan into the container.
@@ -209,7 +292,10 @@ type heapEdit struct {
 	command, args   []string
 	env             []envPair
 	oldXmx, xmx, at string
-	note            string // e.g. that -Xms was lowered
+	note            string // e.g. that -Xms was lowered, and package jvm's caveats
+	// uncertain says why the -Xmx, appended where no explicit size applied, may not be the one the JVM
+	// uses (see appendedMayLose); "" when it is.
+	uncertain string
 }
 
 type envPair struct{ name, value string }

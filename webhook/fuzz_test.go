@@ -98,10 +98,19 @@ func generate(data []byte) fuzzCase {
 		if request != "" {
 			ct.Resources.Requests[corev1.ResourceMemory] = resource.MustParse(request)
 		}
-		if g.n(4) == 0 && limit != "" { // Guaranteed-shaped
+		switch g.n(4) {
+		case 0: // Guaranteed-shaped
+			if limit != "" {
+				ct.Resources.Limits[corev1.ResourceCPU] = resource.MustParse("1")
+				ct.Resources.Requests[corev1.ResourceCPU] = resource.MustParse("1")
+				ct.Resources.Requests[corev1.ResourceMemory] = resource.MustParse(limit)
+			}
+		case 1: // cpu Guaranteed-shaped, memory not: Guaranteed as soon as memory's limit and request meet
+			if ct.Resources.Limits == nil {
+				ct.Resources.Limits, ct.Resources.Requests = corev1.ResourceList{}, corev1.ResourceList{}
+			}
 			ct.Resources.Limits[corev1.ResourceCPU] = resource.MustParse("1")
 			ct.Resources.Requests[corev1.ResourceCPU] = resource.MustParse("1")
-			ct.Resources.Requests[corev1.ResourceMemory] = resource.MustParse(limit)
 		}
 		heap := g.pick("", "256m", "512m", "1g", "1500m", "2g", "3g")
 		opts := ""
@@ -198,8 +207,16 @@ func FuzzAdmission(f *testing.F) {
 		if err := newViolations(before, after, c.lrs); err != nil {
 			t.Fatalf("the patch breaks the pod: %v\noutcome %s\nbefore %s\nafter  %s", err, res, mustJSON(t, before.Spec), mustJSON(t, after.Spec))
 		}
+		// The pod keeps its QoS class (DESIGN.md §5) unless the policy adds missing limits, which
+		// changes it on purpose (admitGenerated turns that on for two-container pods).
+		if was, is := manifest.QOSClass(&before.Spec), manifest.QOSClass(&after.Spec); was != is && !setsMissingLimits(c) {
+			t.Fatalf("the patch moves the pod from %s to %s\noutcome %s\nbefore %s\nafter  %s", was, is, res, mustJSON(t, before.Spec), mustJSON(t, after.Spec))
+		}
 	})
 }
+
+// setsMissingLimits says whether admitGenerated sizes a case with the SetMissingLimits policy.
+func setsMissingLimits(c fuzzCase) bool { return len(c.pod.Spec.Containers) == 2 }
 
 // admitGenerated runs one generated case through Handler.Review and returns the pod before and
 // after the patch.
@@ -209,7 +226,7 @@ func admitGenerated(t testing.TB, c fuzzCase) (before, after *corev1.Pod, outcom
 	if c.rec != nil {
 		store.Recommendations = []v1alpha1.MemoryRecommendation{*c.rec}
 	}
-	h := &Handler{Sizer: &Sizer{Policy: Policy{DefaultMode: ModeEnforce, SetMissingLimits: len(c.pod.Spec.Containers) == 2}}, Store: store}
+	h := &Handler{Sizer: &Sizer{Policy: Policy{DefaultMode: ModeEnforce, SetMissingLimits: setsMissingLimits(c)}}, Store: store}
 	podJSON := mustJSON(t, c.pod)
 	resp, outcome, err := h.Review(context.Background(), admissionReview("uid", c.ns.Name, podJSON, false), nil)
 	if err != nil {

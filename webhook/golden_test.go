@@ -38,8 +38,8 @@ type golden struct {
 }
 
 // goldenCase is one directory under testdata: pod.yaml (or pod.json, sent byte for byte),
-// and optionally recommendation.yaml, namespace.yaml, limitranges.yaml, policy.yaml (the
-// policy file format, plus defaultMode via namespace labels).
+// and optionally recommendation.yaml, namespace.yaml, limitranges.yaml, quotas.yaml (ResourceQuotas
+// with their status), policy.yaml (the policy file format, plus defaultMode via namespace labels).
 type goldenCase struct {
 	dir       string
 	podJSON   []byte
@@ -89,6 +89,16 @@ func loadCase(t *testing.T, dir string) goldenCase {
 				lr.Namespace = ns
 			}
 			c.store.LimitRangeList = append(c.store.LimitRangeList, lr)
+		}
+	}
+	if b, ok := readOptional(t, filepath.Join(dir, "quotas.yaml")); ok {
+		for _, doc := range splitYAML(t, b) {
+			var q corev1.ResourceQuota
+			decodeYAML(t, doc, &q)
+			if q.Namespace == "" {
+				q.Namespace = ns
+			}
+			c.store.QuotaList = append(c.store.QuotaList, q)
 		}
 	}
 	if b, ok := readOptional(t, filepath.Join(dir, "policy.yaml")); ok {

@@ -190,14 +190,14 @@ func (h *Handler) admit(ctx context.Context, req *requestView, decodeErr error, 
 
 	var res Result
 	if !h.Store.Ready() {
-		res = notReady(pod, "caches not synced")
+		res = h.notReady(pod, "caches not synced")
 	} else {
 		in, ok, err := h.lookup(ctx, pod)
 		switch {
 		case err != nil:
 			return fail(err, "Lookup failed; pod allowed unchanged")
 		case !ok:
-			res = notReady(pod, "namespace not in cache yet")
+			res = h.notReady(pod, "namespace not in cache yet")
 		default:
 			owner = in.Workload
 			res = h.Sizer.Size(pod, in)
@@ -224,9 +224,12 @@ func (h *Handler) admit(ctx context.Context, req *requestView, decodeErr error, 
 }
 
 // notReady leaves the pod unchanged when the caches cannot answer yet. The annotation says so on
-// the pods headroom would have looked at: those of a workload that did not opt out.
-func notReady(pod *corev1.Pod, detail string) Result {
-	res := Result{Outcome: OutcomeNotReady, Detail: detail}
+// the pods headroom would have looked at: those of a workload that did not opt out. Its key is the
+// mode's (would-size in dry-run) as far as it is known: the namespace's label is not, so the mode is
+// the default one, lowered by the pod's annotation.
+func (h *Handler) notReady(pod *corev1.Pod, detail string) Result {
+	mode, _ := resolveMode(h.Sizer.Policy.DefaultMode, NamespaceInfo{Name: pod.Namespace}, pod)
+	res := Result{Mode: mode, Outcome: OutcomeNotReady, Detail: detail}
 	if len(ResolveWorkload(pod)) > 0 && pod.Annotations[ModeKey] != "off" {
 		res.Record.Skipped = "not-ready"
 		res.annotate(pod, false)
@@ -234,8 +237,8 @@ func notReady(pod *corev1.Pod, detail string) Result {
 	return res
 }
 
-// lookup finds the namespace, the workload's recommendation and the LimitRanges; false when the
-// namespace is not in the cache yet.
+// lookup finds the namespace, the workload's recommendation, the LimitRanges and the
+// ResourceQuotas; false when the namespace is not in the cache yet.
 func (h *Handler) lookup(ctx context.Context, pod *corev1.Pod) (Input, bool, error) {
 	ns, ok, err := h.Store.Namespace(ctx, pod.Namespace)
 	if err != nil || !ok {
@@ -259,6 +262,9 @@ func (h *Handler) lookup(ctx context.Context, pod *corev1.Pod) (Input, bool, err
 	}
 	if in.Recommendation != nil {
 		if in.LimitRanges, err = h.Store.LimitRanges(ctx, pod.Namespace); err != nil {
+			return Input{}, false, err
+		}
+		if in.ResourceQuotas, err = h.Store.ResourceQuotas(ctx, pod.Namespace); err != nil {
 			return Input{}, false, err
 		}
 	}

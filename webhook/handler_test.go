@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -213,6 +214,11 @@ func TestReviewEchoesV1beta1(t *testing.T) {
 // they give alone. Run with -race.
 func TestConcurrentReviews(t *testing.T) {
 	body, store := benchReview(t)
+	// An invalid recommended limit is formatted into the annotation: the recommendation is shared
+	// (an informer cache's object), and Quantity.String writes its cache into the Quantity. A fresh
+	// one for the concurrent part, so that its first formatting happens there.
+	invalid := func() { store.Recommendations[0].Status.Containers[2].Limit = ptrTo(resource.MustParse("5Mi")) }
+	invalid()
 	h := &Handler{Sizer: &Sizer{Policy: Policy{DefaultMode: ModeEnforce}}, Store: store}
 	want, _, err := h.Review(context.Background(), body, nil)
 	if err != nil {
@@ -223,6 +229,7 @@ func TestConcurrentReviews(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	invalid()
 	errs := make(chan error, 8)
 	for g := range 8 {
 		go func() {
@@ -244,5 +251,42 @@ func TestConcurrentReviews(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestNotReadyAnnotationFollowsTheMode: a pod admitted before the caches are ready is annotated
+// with the key of its mode (would-size in dry-run), as far as the mode is known without the
+// namespace: the default, lowered by the pod's annotation.
+func TestNotReadyAnnotationFollowsTheMode(t *testing.T) {
+	body, store := benchReview(t)
+	dryRunPod := bytes.Replace(body, []byte(`"annotations":{`), []byte(`"annotations":{"headroom.dev/mode":"dry-run",`), 1)
+	for _, tc := range []struct {
+		name    string
+		def     Mode
+		body    []byte
+		store   Store
+		wantKey string
+	}{
+		{"caches not synced, default dry-run", ModeDryRun, body, &StaticStore{NotReady: true}, WouldSizeKey},
+		{"namespace not in the cache, default dry-run", ModeDryRun, body, &StaticStore{Recommendations: store.Recommendations}, WouldSizeKey},
+		{"caches not synced, default enforce", ModeEnforce, body, &StaticStore{NotReady: true}, SizedKey},
+		{"caches not synced, the pod asks for dry-run", ModeEnforce, dryRunPod, &StaticStore{NotReady: true}, WouldSizeKey},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &Handler{Sizer: &Sizer{Policy: Policy{DefaultMode: tc.def}}, Store: tc.store}
+			resp, outcome, err := h.Review(context.Background(), tc.body, nil)
+			if err != nil || outcome != OutcomeNotReady {
+				t.Fatalf("%v %s", err, outcome)
+			}
+			_, ops, _ := checkResponse(t, resp, "705ab4f5-6393-11e8-b7cc-42010a800002", mustJSON(t, benchPod()))
+			var paths []string
+			for _, op := range ops {
+				paths = append(paths, op.Path)
+			}
+			want := []string{"/metadata/annotations/" + escapePointer(tc.wantKey)}
+			if diff := cmp.Diff(want, paths); diff != "" {
+				t.Errorf("patch paths (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -16,33 +16,17 @@ import (
 
 // heapInfo is what the JVM of a container will use as its maximum heap, as far as the spec shows.
 type heapInfo struct {
-	maxHeap int64   // explicit -Xmx / -XX:MaxHeapSize in bytes; 0 when none applies
-	percent float64 // -XX:MaxRAMPercentage when maxHeap is 0 (0: the JVM default)
-	maxRAM  int64   // -XX:MaxRAM when maxHeap is 0 and it is set
-	// Settings the spec shows but cannot tell reach the JVM (e.g. JAVA_ARGS for a launcher that is
-	// not visibly java) may apply: the heap is then at most the largest of them.
-	hiddenMax     int64
-	hiddenPercent float64
-	// certain is false when a setting of unknown value (valueFrom, an options file) may apply.
+	// heap is package jvm's analysis, reduced to what jvm.Heap.MaxHeapFor reads: the effective settings
+	// and the settings that may reach the JVM (hidden), without strings of the request body.
+	heap jvm.Heap
+	// certain is false when a setting of unknown value (valueFrom, an options file) may apply, so that
+	// no heap size can be promised.
 	certain bool
 }
 
-// effective is the heap the JVM sizes for a container limit of limit bytes.
-func (h heapInfo) effective(limit int64) int64 {
-	pct := h.percent
-	if pct <= 0 {
-		pct = defaultMaxRAMPercentage
-	}
-	ram := limit
-	if h.maxRAM > 0 && h.maxRAM < ram {
-		ram = h.maxRAM
-	}
-	heap := int64(float64(ram) * pct / 100)
-	if h.maxHeap > 0 {
-		heap = h.maxHeap
-	}
-	return max(heap, h.hiddenMax, int64(float64(limit)*h.hiddenPercent/100))
-}
+// effective is the heap the JVM sizes for a container limit of limit bytes (an upper bound when
+// settings that may or may not reach the JVM are in the spec).
+func (h heapInfo) effective(limit int64) int64 { return h.heap.MaxHeapFor(limit) }
 
 // analyzeHeap reads the heap settings of a container (memoized, see heapMemo).
 func analyzeHeap(c *corev1.Container) heapInfo {
@@ -57,17 +41,29 @@ func analyzeHeap(c *corev1.Container) heapInfo {
 
 func analyze(c *corev1.Container) heapInfo {
 	h := jvm.Analyze(manifest.JVMContainer(c))
-	info := heapInfo{maxHeap: h.MaxHeap, percent: h.MaxRAMPercentage, maxRAM: h.MaxRAM, certain: len(h.Invalid) == 0}
+	info := heapInfo{certain: len(h.Invalid) == 0,
+		heap: jvm.Heap{JavaVisible: h.JavaVisible, MaxHeap: h.MaxHeap, Xms: h.Xms, MaxRAMPercentage: h.MaxRAMPercentage, MaxRAM: h.MaxRAM}}
 	for _, o := range h.Hidden {
-		switch {
-		case o.Kind == jvm.KindMaxHeap && o.Bytes > 0:
-			info.hiddenMax = max(info.hiddenMax, o.Bytes)
-		case (o.Kind == jvm.KindMaxRAMPercentage || o.Kind == jvm.KindMaxRAMFraction) && o.Percent > 0:
-			info.hiddenPercent = max(info.hiddenPercent, o.Percent)
-		case o.Kind == jvm.KindXms || o.Kind == jvm.KindInitialHeap || o.Kind == jvm.KindMinHeap || o.Kind == jvm.KindMaxRAM:
-			// does not raise the maximum heap above the others
-		default:
+		// Settings that override the max heap: one of known size is bounded by MaxHeapFor, anything
+		// else may be any size.
+		if o.Kind != jvm.KindMaxHeap || o.Bytes <= 0 {
 			info.certain = false
+		}
+	}
+	for _, o := range h.Occurrences {
+		if o.Hidden == "" || o.Invalid != "" {
+			continue
+		}
+		known := o.Bytes > 0 || o.Percent > 0
+		if known {
+			info.heap.Occurrences = append(info.heap.Occurrences, jvm.Occurrence{Kind: o.Kind, Bytes: o.Bytes, Percent: o.Percent, Hidden: "may apply"})
+		}
+		// Without an explicit max heap, a percentage, MaxRAM or -Xms of unknown value may size the heap.
+		switch o.Kind {
+		case jvm.KindMaxRAMPercentage, jvm.KindMaxRAMFraction, jvm.KindMaxRAM, jvm.KindXms, jvm.KindInitialHeap, jvm.KindMinHeap:
+			if !known && h.MaxHeap == 0 {
+				info.certain = false
+			}
 		}
 	}
 	return info
@@ -98,13 +94,27 @@ func rewrite(c *corev1.Container, bytes int64) (*heapEdit, error) {
 	if !ch.Changed() {
 		return nil, nil
 	}
+	envFrom := len(c.EnvFrom) > 0
+	if len(out.Env) > len(c.Env) && envFrom {
+		// Decision: a JAVA_TOOL_OPTIONS entry added to env hides the one envFrom may provide (env wins
+		// over envFrom for the same name), and with it whatever that one carries (a -javaagent, system
+		// properties): the container would start differently in more than its heap. Not done.
+		return nil, errShadowsEnvFrom
+	}
 	e := &heapEdit{command: out.Command, args: out.Args, xmx: jvm.FormatSize(ch.NewMaxHeap), at: ch.Where.String()}
 	if ch.OldMaxHeap > 0 {
 		e.oldXmx = jvm.FormatSize(ch.OldMaxHeap)
 	}
+	var notes []string
 	if ch.NewXms > 0 {
-		e.note = fmt.Sprintf("-Xms lowered from %s to %s", jvm.FormatSize(ch.OldXms), jvm.FormatSize(ch.NewXms))
+		notes = append(notes, fmt.Sprintf("-Xms lowered from %s to %s", jvm.FormatSize(ch.OldXms), jvm.FormatSize(ch.NewXms)))
 	}
+	if ch.Appended {
+		e.uncertain = appendedMayLose(out, envFrom)
+	}
+	// Package jvm's caveats (e.g. that the image's own command line is assumed not to set the heap)
+	// go into the annotation: they say what the new -Xmx depends on.
+	e.note = strings.Join(append(notes, ch.Notes...), "; ")
 	e.env = make([]envPair, len(out.Env))
 	for i, ev := range out.Env {
 		if i < len(c.Env) && c.Env[i].Name != ev.Name {
@@ -116,6 +126,37 @@ func rewrite(c *corev1.Container, bytes int64) (*heapEdit, error) {
 		e.env[i] = envPair{name: ev.Name, value: ev.Value}
 	}
 	return e, nil
+}
+
+// errShadowsEnvFrom: the rewrite would add a JAVA_TOOL_OPTIONS env entry to a container with envFrom.
+var errShadowsEnvFrom = errors.New("envfrom: adding JAVA_TOOL_OPTIONS to env would hide the JAVA_TOOL_OPTIONS envFrom may set (e.g. a -javaagent)")
+
+// appendedMayLose says why an -Xmx that Rewrite appended (no explicit size applied before) may not be
+// the one the JVM uses, or "" when it wins for certain. Decision: it wins for certain when it is in
+// _JAVA_OPTIONS (the highest level: FACTS.md B.1; an env entry also beats envFrom's variable of the same
+// name), or when java is visible in command/args and the container has no envFrom. Otherwise it may lose
+// to an -Xmx on the image ENTRYPOINT's command line (java not visible), which beats JAVA_TOOL_OPTIONS,
+// or to _JAVA_OPTIONS / JDK_JAVA_OPTIONS from envFrom, which beat JAVA_TOOL_OPTIONS (and _JAVA_OPTIONS
+// the command line). Then the heap is not known, and the limit must not be lowered on its account.
+func appendedMayLose(out jvm.Container, envFrom bool) string {
+	after := jvm.Analyze(out)
+	level := jvm.Level(0)
+	for _, o := range after.Occurrences {
+		if o.Kind == jvm.KindMaxHeap && o.Hidden == "" && o.Invalid == "" {
+			level = o.Level // the last one is the winner: occurrences are in the order the JVM reads them
+		}
+	}
+	if level == jvm.LevelJavaOptions {
+		return ""
+	}
+	var why []string
+	if !after.JavaVisible {
+		why = append(why, "java is not visible in command/args, and an -Xmx on the image's command line beats "+level.String())
+	}
+	if envFrom {
+		why = append(why, "envFrom may set _JAVA_OPTIONS or JDK_JAVA_OPTIONS, which beat "+level.String())
+	}
+	return strings.Join(why, "; ")
 }
 
 // heapMemo remembers package jvm's answers, which depend only on a container's command, args
@@ -223,6 +264,7 @@ func (e *heapEdit) clone() *heapEdit {
 	}
 	c := *e
 	c.command, c.args = cloneStrings(e.command), cloneStrings(e.args)
+	c.note, c.uncertain = strings.Clone(e.note), strings.Clone(e.uncertain)
 	c.env = make([]envPair, len(e.env))
 	for i, p := range e.env {
 		c.env[i] = envPair{name: strings.Clone(p.name), value: strings.Clone(p.value)}

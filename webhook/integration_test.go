@@ -27,6 +27,7 @@ import (
 	admissionregv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -95,11 +96,13 @@ type runningWebhook struct {
 	health string
 }
 
+// startWebhook runs the webhook as a user that holds only the ClusterRole of config/rbac/webhook.yaml
+// (the chart's, charts/test checks), so a kind the webhook's caches watch without RBAC fails here.
 func startWebhook(t *testing.T, cp *testenv.ControlPlane, policy Policy) *runningWebhook {
 	t.Helper()
 	wo := cp.Env.WebhookInstallOptions
 	health := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	mgr, err := NewManager(cp.Config, Options{Policy: policy, Host: wo.LocalServingHost, Port: wo.LocalServingPort,
+	mgr, err := NewManager(webhookUser(t, cp), Options{Policy: policy, Host: wo.LocalServingHost, Port: wo.LocalServingPort,
 		CertDir: wo.LocalServingCertDir, MetricsBindAddress: "0", HealthProbeBindAddress: health})
 	if err != nil {
 		t.Fatal(err)
@@ -119,6 +122,47 @@ func startWebhook(t *testing.T, cp *testenv.ControlPlane, policy Policy) *runnin
 		return resp.StatusCode == http.StatusOK, fmt.Errorf("readyz %s: %s", resp.Status, body)
 	})
 	return w
+}
+
+// webhookUser binds a new user to the webhook's ClusterRole from config/rbac/webhook.yaml and returns
+// its client configuration.
+func webhookUser(t *testing.T, cp *testenv.ControlPlane) *rest.Config {
+	t.Helper()
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var role *rbacv1.ClusterRole
+	for _, doc := range splitYAML(t, readFile(t, filepath.Join(root, "config", "rbac", "webhook.yaml"))) {
+		var meta metav1.TypeMeta
+		if err := yaml.Unmarshal(doc, &meta); err != nil {
+			t.Fatal(err)
+		}
+		if meta.Kind == "ClusterRole" {
+			role = &rbacv1.ClusterRole{}
+			decodeYAML(t, doc, role)
+		}
+	}
+	if role == nil {
+		t.Fatal("config/rbac/webhook.yaml has no ClusterRole")
+	}
+	const user = "headroom-webhook-test"
+	admin := newClient(t, cp.Config)
+	ctx := context.Background()
+	role.Name = user
+	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: user}}
+	for _, o := range []client.Object{role, binding} {
+		if err := admin.Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	u, err := cp.Env.AddUser(envtest.User{Name: user}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Config()
 }
 
 func (w *runningWebhook) stop(t *testing.T) {

@@ -5,12 +5,16 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/headroom-dev/headroom/internal/manifest"
 )
 
 // SizeObject sizes a pod, or a pod template ({metadata, spec}), held as a JSON-like map (as decoded
 // from YAML or JSON). It runs exactly what the webhook runs — the same view of the pod, the same
 // Size, the same JSON patch — and applies that patch to obj in place, so every field headroom does
-// not set stays as it was. On error obj is unchanged.
+// not set stays as it was. On error obj is unchanged. Like the API server before it calls the
+// webhook, it first defaults the requests of containers with limits to those limits (templates are
+// not defaulted, the pods made from them are): a container with limits only is Guaranteed.
 func (s *Sizer) SizeObject(obj map[string]any, in Input) (Result, error) {
 	raw, err := json.Marshal(obj)
 	if err != nil {
@@ -24,6 +28,7 @@ func (s *Sizer) SizeObject(obj map[string]any, in Input) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	manifest.DefaultRequests(&pod.Spec)
 	res := s.Size(pod, in)
 	var annotation string
 	if res.AnnotationKey != "" {

@@ -66,6 +66,7 @@ type specView struct {
 	InitContainers []containerView `json:"initContainers"`
 	Containers     []containerView `json:"containers"`
 	Resources      *resourcesView  `json:"resources"` // pod-level resources
+	Overhead       *listView       `json:"overhead"`  // RuntimeClass overhead, counted by ResourceQuota
 }
 
 type containerView struct {
@@ -151,6 +152,9 @@ func (v *podView) toPod(namespace string) (*corev1.Pod, error) {
 				return nil, fmt.Errorf("pod resources: %w", err)
 			}
 			pod.Spec.Resources = &r
+		}
+		if pod.Spec.Overhead, err = s.Overhead.toList(); err != nil {
+			return nil, fmt.Errorf("pod overhead: %w", err)
 		}
 	}
 	return pod, nil

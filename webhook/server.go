@@ -37,8 +37,8 @@ type Options struct {
 }
 
 // NewManager returns a controller-runtime manager that serves the webhook at Path once started.
-// Its cache holds only what admissions read: Namespaces (metadata only), MemoryRecommendations and
-// LimitRanges, without managedFields. Readiness needs the webhook server up and the caches synced;
+// Its cache holds only what admissions read: Namespaces (metadata only), MemoryRecommendations,
+// LimitRanges and ResourceQuotas, without managedFields. Readiness needs the webhook server up and the caches synced;
 // until they are, admissions are answered (allowed, outcome not-ready).
 func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err := o.Policy.Validate(); err != nil {
@@ -51,17 +51,21 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	}
 	namespaces := &metav1.PartialObjectMetadata{}
 	namespaces.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-	watched := []client.Object{namespaces, &v1alpha1.MemoryRecommendation{}, &corev1.LimitRange{}}
+	watched := []client.Object{namespaces, &v1alpha1.MemoryRecommendation{}, &corev1.LimitRange{}, &corev1.ResourceQuota{}}
 	byObject := map[client.Object]cache.ByObject{}
 	for _, obj := range watched {
 		byObject[obj] = cache.ByObject{}
 	}
 
+	// HTTP/2 is off on the webhook and metrics servers, as kubebuilder's scaffold does: Go's HTTP/2
+	// server is exposed to stream-reset floods (CVE-2023-44487 "rapid reset", CVE-2023-39325), and
+	// the API server calls webhooks over HTTP/1.1 with keep-alive just as well.
+	tlsOpts := append([]func(*tls.Config){disableHTTP2}, o.TLSOpts...)
 	mgr, err := manager.New(cfg, manager.Options{
 		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: o.MetricsBindAddress},
+		Metrics:                metricsserver.Options{BindAddress: o.MetricsBindAddress, TLSOpts: tlsOpts},
 		HealthProbeBindAddress: o.HealthProbeBindAddress,
-		WebhookServer:          crwebhook.NewServer(crwebhook.Options{Host: o.Host, Port: o.Port, CertDir: o.CertDir, TLSOpts: o.TLSOpts}),
+		WebhookServer:          crwebhook.NewServer(crwebhook.Options{Host: o.Host, Port: o.Port, CertDir: o.CertDir, TLSOpts: tlsOpts}),
 		Cache: cache.Options{
 			ByObject: byObject,
 			// A lookup of anything else is a bug, not a reason to start a new informer (and need RBAC).
@@ -111,3 +115,6 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	}
 	return mgr, nil
 }
+
+// disableHTTP2 offers only HTTP/1.1 in TLS negotiation (ALPN).
+func disableHTTP2(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }

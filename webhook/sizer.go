@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -9,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/headroom-dev/headroom/api/v1alpha1"
+	"github.com/headroom-dev/headroom/internal/manifest"
 )
 
 // RequestPolicy says how memory requests follow a new limit.
@@ -25,8 +27,10 @@ const (
 type Policy struct {
 	// DefaultMode applies to namespaces without the headroom.dev/mode label.
 	DefaultMode Mode
-	// SetMissingLimits gives a container without a memory limit the recommended one. When false
-	// such a container keeps having no limit (its request is left alone) and only -Xmx is sized.
+	// SetMissingLimits gives a container without a memory limit the recommended limit and request.
+	// This changes the pod's QoS class on purpose (a BestEffort pod becomes Burstable, and so on).
+	// When false such a container keeps having no limit: a request it has is sized, a container
+	// with neither a memory request nor a limit keeps having neither, and only -Xmx is sized.
 	SetMissingLimits bool
 	// Requests is RequestsRecommendation (the default when empty) or RequestsKeep.
 	// A Guaranteed container's request always follows its limit, whatever this says.
@@ -67,6 +71,8 @@ type Input struct {
 	Recommendation *v1alpha1.MemoryRecommendation
 	// LimitRanges of the namespace.
 	LimitRanges []corev1.LimitRange
+	// ResourceQuotas of the namespace, with their status (hard and used). Not known offline.
+	ResourceQuotas []corev1.ResourceQuota
 }
 
 // Outcome is the bounded summary of one admission, used as the metric label.
@@ -81,6 +87,7 @@ const (
 	OutcomeNoWorkload       Outcome = "no-workload"       // bare pod or an owner headroom does not size
 	OutcomeOptedOut         Outcome = "opted-out"         // mode off
 	OutcomeSkippedInvalid   Outcome = "skipped-invalid"   // bad option, or every change would be invalid/unsafe
+	OutcomeSkippedQuota     Outcome = "skipped-quota"     // the increase does not fit a ResourceQuota of the namespace
 	OutcomeNotReady         Outcome = "not-ready"         // caches not synced, namespace not in cache
 	OutcomeIgnored          Outcome = "ignored"           // not a pod CREATE
 	OutcomeError            Outcome = "error"             // internal error or panic: pod allowed unchanged
@@ -88,7 +95,7 @@ const (
 
 // Outcomes lists every outcome (the metric's label values).
 var Outcomes = []Outcome{OutcomeSized, OutcomeDryRun, OutcomeUnchanged, OutcomeNoRecommendation, OutcomeNoWorkload,
-	OutcomeOptedOut, OutcomeSkippedInvalid, OutcomeNotReady, OutcomeIgnored, OutcomeError}
+	OutcomeOptedOut, OutcomeSkippedInvalid, OutcomeSkippedQuota, OutcomeNotReady, OutcomeIgnored, OutcomeError}
 
 // Result says what Size decided.
 type Result struct {
@@ -159,10 +166,11 @@ func (s *Sizer) Size(pod *corev1.Pod, in Input) Result {
 	}
 
 	bounds := boundsFor(in.LimitRanges, corev1.LimitTypeContainer)
+	qos := manifest.QOSClass(&pod.Spec)
 	plans := make([]plan, 0, len(rec.Status.Containers))
 	targets := make([]*corev1.Container, 0, len(rec.Status.Containers))
 	slots := make([]slot, 0, len(rec.Status.Containers))
-	invalid := false
+	invalid, stale := false, false
 	nInit := len(pod.Spec.InitContainers)
 	for k, c := range allContainers(pod) {
 		rc := findContainer(rec, c.Name)
@@ -173,9 +181,10 @@ func (s *Sizer) Size(pod *corev1.Pod, in Input) Result {
 		if contains(exclude, c.Name) {
 			p = skip(c.Name, "excluded", false)
 		} else {
-			p = s.planContainer(c, rc, bounds)
+			p = s.planContainer(c, rc, bounds, qos == corev1.PodQOSGuaranteed)
 		}
 		invalid = invalid || p.skippedInvalid
+		stale = stale || p.stale
 		plans = append(plans, p)
 		targets = append(targets, c)
 		if k < nInit {
@@ -189,13 +198,25 @@ func (s *Sizer) Size(pod *corev1.Pod, in Input) Result {
 	}
 
 	// Pod-wide checks: the sum over containers must stay inside Pod LimitRanges and pod-level
-	// resources. When the changes would break one that held before, nothing changes.
+	// resources, and the pod keeps its QoS class. When the changes would break one that held
+	// before, nothing changes. Then the namespace's ResourceQuotas, which the API server checks
+	// after the mutating webhooks: an increase they have no room for would get the pod rejected.
 	changed := false
 	for i := range plans {
 		changed = changed || plans[i].changed()
 	}
+	quota := false
 	if changed {
-		if err := podWideCheck(pod, targets, plans, in.LimitRanges); err != nil {
+		err := podWideCheck(pod, targets, plans, in.LimitRanges)
+		if err == nil {
+			err = s.qosCheck(pod, qos, targets, plans)
+		}
+		if err == nil {
+			if err = quotaCheck(pod, targets, plans, in.ResourceQuotas); err != nil {
+				quota = true
+			}
+		}
+		if err != nil {
 			for i := range plans {
 				if plans[i].changed() {
 					plans[i] = skip(plans[i].record.Name, err.Error(), true)
@@ -224,12 +245,19 @@ func (s *Sizer) Size(pod *corev1.Pod, in Input) Result {
 	case invalid:
 		res.Outcome = OutcomeSkippedInvalid
 		res.Detail = "no container could be sized safely"
+		if quota {
+			res.Outcome, res.Detail = OutcomeSkippedQuota, "the increase does not fit a ResourceQuota"
+		}
 		for _, c := range res.Record.Containers {
 			if c.Skipped != "" && c.Skipped != "excluded" {
 				res.Warnings = []string{truncate("headroom: " + c.Name + " not sized: " + c.Skipped)}
 				break
 			}
 		}
+	case stale:
+		// A recommendation for another pod template is no usable recommendation.
+		res.Outcome = OutcomeNoRecommendation
+		res.Detail = "the recommendation was computed for another pod template"
 	default:
 		res.Outcome = OutcomeUnchanged
 	}
@@ -461,4 +489,61 @@ func podMemory(pod *corev1.Pod, targets []*corev1.Container, plans []plan) podTo
 		}
 	}
 	return t
+}
+
+// qosCheck returns an error when the planned changes would change the pod's QoS class, which
+// headroom keeps (DESIGN.md §5): e.g. a Burstable pod whose lowered limit meets its request in
+// every container would become Guaranteed. Adding a missing limit under the SetMissingLimits policy
+// changes the class on purpose.
+func (s *Sizer) qosCheck(pod *corev1.Pod, before corev1.PodQOSClass, targets []*corev1.Container, plans []plan) error {
+	for i := range plans {
+		if plans[i].addsLimit && s.Policy.SetMissingLimits {
+			return nil
+		}
+	}
+	after := manifest.QOSClass(plannedSpec(pod, targets, plans))
+	if after != before {
+		return fmt.Errorf("qos: the changes would make the pod %s instead of %s", after, before)
+	}
+	return nil
+}
+
+// plannedSpec returns a shallow copy of the pod's spec with the planned memory limits and requests;
+// pod is not changed.
+func plannedSpec(pod *corev1.Pod, targets []*corev1.Container, plans []plan) *corev1.PodSpec {
+	spec := pod.Spec
+	spec.InitContainers = slices.Clone(pod.Spec.InitContainers)
+	spec.Containers = slices.Clone(pod.Spec.Containers)
+	lists := [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers}
+	copies := [][]corev1.Container{spec.InitContainers, spec.Containers}
+	for i, t := range targets {
+		p := &plans[i]
+		if p.setLimit == nil && p.setRequest == nil {
+			continue
+		}
+		for l := range lists {
+			for j := range lists[l] {
+				if &lists[l][j] != t {
+					continue
+				}
+				r := &copies[l][j].Resources
+				if p.setLimit != nil {
+					r.Limits = withMemory(r.Limits, *p.setLimit)
+				}
+				if p.setRequest != nil {
+					r.Requests = withMemory(r.Requests, *p.setRequest)
+				}
+			}
+		}
+	}
+	return &spec
+}
+
+func withMemory(list corev1.ResourceList, q resource.Quantity) corev1.ResourceList {
+	out := make(corev1.ResourceList, len(list)+1)
+	for k, v := range list {
+		out[k] = v
+	}
+	out[corev1.ResourceMemory] = q
+	return out
 }

@@ -25,10 +25,13 @@ type Store interface {
 	Recommendation(ctx context.Context, namespace, name string) (*v1alpha1.MemoryRecommendation, error)
 	// LimitRanges returns the namespace's LimitRanges. The caller must not modify them.
 	LimitRanges(ctx context.Context, namespace string) ([]corev1.LimitRange, error)
+	// ResourceQuotas returns the namespace's ResourceQuotas with their status. The caller must not
+	// modify them.
+	ResourceQuotas(ctx context.Context, namespace string) ([]corev1.ResourceQuota, error)
 }
 
 // CacheStore is a Store over a controller-runtime cache that holds Namespaces as metadata only,
-// MemoryRecommendations and LimitRanges.
+// MemoryRecommendations, LimitRanges and ResourceQuotas.
 type CacheStore struct {
 	Reader client.Reader
 	synced atomic.Bool
@@ -74,11 +77,21 @@ func (s *CacheStore) LimitRanges(ctx context.Context, namespace string) ([]corev
 	return list.Items, nil
 }
 
+// ResourceQuotas implements Store.
+func (s *CacheStore) ResourceQuotas(ctx context.Context, namespace string) ([]corev1.ResourceQuota, error) {
+	var list corev1.ResourceQuotaList
+	if err := s.Reader.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+		return nil, fmt.Errorf("list resource quotas from cache: %w", err)
+	}
+	return list.Items, nil
+}
+
 // StaticStore is a Store over fixed objects: for tests, benchmarks and offline use.
 type StaticStore struct {
 	Namespaces      []corev1.Namespace
 	Recommendations []v1alpha1.MemoryRecommendation
 	LimitRangeList  []corev1.LimitRange
+	QuotaList       []corev1.ResourceQuota
 	NotReady        bool
 }
 
@@ -111,6 +124,17 @@ func (s *StaticStore) LimitRanges(_ context.Context, namespace string) ([]corev1
 	for _, lr := range s.LimitRangeList {
 		if lr.Namespace == namespace {
 			out = append(out, lr)
+		}
+	}
+	return out, nil
+}
+
+// ResourceQuotas implements Store.
+func (s *StaticStore) ResourceQuotas(_ context.Context, namespace string) ([]corev1.ResourceQuota, error) {
+	var out []corev1.ResourceQuota
+	for _, q := range s.QuotaList {
+		if q.Namespace == namespace {
+			out = append(out, q)
 		}
 	}
 	return out, nil

@@ -71,6 +71,25 @@ type ContainerRecommendation struct {
 	// Reason is one human sentence saying why.
 	Reason   string   `json:"reason"`
 	Observed Observed `json:"observed"`
+	// Current is what the recommendation was computed against: the container's limit, request and
+	// -Xmx in the workload's pod template at the time. The webhook leaves a container whose limit or
+	// -Xmx differs from it alone (the template changed since). Absent in recommendations written
+	// before the field existed; they are applied as they are.
+	// +optional
+	Current *ContainerCurrent `json:"current,omitempty"`
+}
+
+// ContainerCurrent is a container's memory settings as a recommendation saw them. A field that is
+// not set means the container had no such setting (no limit, no explicit -Xmx).
+type ContainerCurrent struct {
+	// +optional
+	Limit *resource.Quantity `json:"limit,omitempty"`
+	// +optional
+	Request *resource.Quantity `json:"request,omitempty"`
+	// Xmx is the effective explicit maximum heap as the JVM spells it (e.g. "2000m"); empty when none
+	// is set (the JVM sizes the heap from the limit).
+	// +optional
+	Xmx string `json:"xmx,omitempty"`
 }
 
 // MemoryRecommendationStatus is written by the recommender.

@@ -218,7 +218,11 @@ func helmLifecycle(t *testing.T, cp *controlPlane, c client.Client) {
 		t.Errorf("Certificates left after turning cert-manager off: %d (%v)", len(certs.Items), err)
 	}
 	run("upgrade", goldenRelease, chart, "--set", "certManager.enabled=false", "--set", "webhook.replicaCount=3")
-	run("upgrade", goldenRelease, chart, "--reuse-values", "--set", "agent.enabled=true", "--set", "serviceMonitor.enabled=true")
+	out = run("upgrade", goldenRelease, chart, "--reuse-values", "--set", "agent.enabled=true", "--set", "serviceMonitor.enabled=true")
+	// The notes give the threshold the agent runs with: policy.targetUtilization - 0.05.
+	if want := "reclaims a container's page cache above 0.75 of its limit"; !strings.Contains(out, want) {
+		t.Errorf("helm upgrade notes lack %q:\n%s", want, out)
+	}
 	again, bundleAgain := generatedTLS()
 	if diff := cmp.Diff(first.Data, again.Data); diff != "" {
 		t.Error("helm upgrade regenerated the webhook certificate; it must reuse the existing Secret")

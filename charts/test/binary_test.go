@@ -41,25 +41,11 @@ func headroomBinary(t *testing.T) string {
 	return binary
 }
 
-// pending are the subcommands the chart runs that cmd/headroom does not have yet, each with the
-// issue that brings it. Their containers' checks are skipped (and say so); once the binary has the
-// subcommand, the test fails until it is removed from here, so the list cannot go stale.
-var pending = map[string]string{}
-
 // Every container's arguments are accepted by the real headroom binary: the subcommand exists, every
 // flag is one of its flags, and every value parses (cobra parses all flags before it honours --help).
 func TestContainerArgsAreTheBinarysFlags(t *testing.T) {
 	bin := headroomBinary(t)
 	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bin)) })
-	has := func(sub string) bool {
-		out, err := exec.Command(bin, sub, "--help").CombinedOutput()
-		return err == nil && strings.Contains(string(out), "Usage:\n  headroom "+sub)
-	}
-	for sub, issue := range pending {
-		if has(sub) {
-			t.Errorf("cmd/headroom has the %s subcommand now: remove it from pending (%s)", sub, issue)
-		}
-	}
 	for _, set := range valueSets(t) {
 		t.Run(set.name, func(t *testing.T) {
 			objs := typed(t, decode(t, render(t, goldenRelease, goldenNamespace, "-f", set.file)))
@@ -75,9 +61,6 @@ func TestContainerArgsAreTheBinarysFlags(t *testing.T) {
 					t.Run(c.Name, func(t *testing.T) {
 						if len(c.Command) != 0 || len(c.Args) == 0 {
 							t.Fatalf("container %s: command %v args %v, want the image's entrypoint and a subcommand", c.Name, c.Command, c.Args)
-						}
-						if issue, ok := pending[c.Args[0]]; ok {
-							t.Skipf("cmd/headroom has no %s subcommand yet; it comes with %s", c.Args[0], issue)
 						}
 						out, err := exec.Command(bin, append(c.Args, "--help")...).CombinedOutput()
 						if err != nil || !strings.Contains(string(out), "Usage:\n  headroom "+c.Args[0]) {

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	yamlv3 "go.yaml.in/yaml/v3"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -64,6 +65,7 @@ func TestSchemaRejectsInvalidValues(t *testing.T) {
 		"a string where a boolean belongs":       {[]string{"agent.enabled=yes-please"}, "/agent/enabled"},
 		"a pod disruption budget of zero pods":   {[]string{"webhook.podDisruptionBudget.maxUnavailable=0"}, "/webhook/podDisruptionBudget/maxUnavailable"},
 		"an image digest that is not sha256 hex": {[]string{"image.digest=latest"}, "/image/digest"},
+		"an agent threshold that is no number":   {[]string{"agent.threshold=high"}, "/agent/threshold"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -243,6 +245,85 @@ func TestRenderedObjects(t *testing.T) {
 	}
 }
 
+// The agent acts 5 points below the policy's alert line unless agent.threshold says otherwise, and a
+// threshold at or above the alert line, or a target at or above the threshold, fails the render.
+func TestAgentThresholdFollowsThePolicy(t *testing.T) {
+	agentArgs := func(t *testing.T, args ...string) []string {
+		objs := typed(t, decode(t, render(t, goldenRelease, goldenNamespace, append([]string{"--set", "agent.enabled=true"}, args...)...)))
+		return one[*appsv1.DaemonSet](t, objs, namesOf(goldenRelease).agent).Spec.Template.Spec.Containers[0].Args
+	}
+	for name, c := range map[string]struct {
+		args []string
+		want string
+	}{
+		"the default policy (0.8)":                   {nil, "--threshold=0.75"},
+		"a policy with targetUtilization 0.9":        {[]string{"--set-json", "policy.targetUtilization=0.9"}, "--threshold=0.85"},
+		"an explicit agent.threshold wins":           {[]string{"--set-json", "policy.targetUtilization=0.9", "--set-json", "agent.threshold=0.8"}, "--threshold=0.8"},
+		"agent.threshold null is the policy's again": {[]string{"--set-json", "policy.targetUtilization=0.9", "--set-json", "agent.threshold=null"}, "--threshold=0.85"},
+		"a lower policy with a lower target":         {[]string{"--set-json", "policy.targetUtilization=0.7", "--set-json", "agent.target=0.5"}, "--threshold=0.65"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if args := agentArgs(t, c.args...); !slices.Contains(args, c.want) {
+				t.Errorf("agent args %v lack %s", args, c.want)
+			}
+		})
+	}
+	for name, c := range map[string]struct {
+		args []string
+		want string
+	}{
+		"a threshold at the alert line": {[]string{"--set-json", "agent.threshold=0.8"},
+			"agent.threshold 0.8 must be below policy.targetUtilization 0.8"},
+		"a threshold above the alert line": {[]string{"--set-json", "policy.targetUtilization=0.7", "--set-json", "agent.threshold=0.75"},
+			"agent.threshold 0.75 must be below policy.targetUtilization 0.7"},
+		"a target above the threshold the policy gives": {[]string{"--set-json", "policy.targetUtilization=0.6"},
+			"agent.target 0.6 must be below the agent's threshold 0.55"},
+		"a target at an explicit threshold": {[]string{"--set-json", "agent.threshold=0.6"},
+			"agent.target 0.6 must be below the agent's threshold 0.6"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			args := append([]string{"template", "x", chartDir(t), "--kube-version", kubeVersion, "--set", "agent.enabled=true"}, c.args...)
+			_, err := helm(t, args...)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("helm template %v = %v, want an error saying %q", c.args, err, c.want)
+			}
+		})
+	}
+}
+
+// The agent and the recommender leave the release namespace alone, whatever it is called, on top of
+// the namespaces the values exclude (the agent shares the webhook's list, so it acts nowhere the
+// webhook is not called).
+func TestAgentAndRecommenderExcludeTheReleaseNamespace(t *testing.T) {
+	for name, c := range map[string]struct {
+		args               []string
+		agent, recommender string
+	}{
+		"the default lists": {nil,
+			"--exclude-namespaces=kube-system,kube-node-lease,kube-public,platform",
+			"--exclude-namespaces=kube-system,kube-node-lease,kube-public,platform"},
+		"the user's lists, merged": {[]string{"--set-json", `webhook.namespaceSelector.excludeNamespaces=["kube-system","monitoring"]`, "--set-json", `recommender.excludeNamespaces=[]`},
+			"--exclude-namespaces=kube-system,monitoring,platform",
+			"--exclude-namespaces=platform"},
+		"a list that names the release namespace already": {[]string{"--set-json", `webhook.namespaceSelector.excludeNamespaces=["platform","kube-system"]`},
+			"--exclude-namespaces=platform,kube-system",
+			"--exclude-namespaces=kube-system,kube-node-lease,kube-public,platform"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			n := namesOf(goldenRelease)
+			objs := typed(t, decode(t, render(t, goldenRelease, "platform", append([]string{"--set", "agent.enabled=true"}, c.args...)...)))
+			agent := one[*appsv1.DaemonSet](t, objs, n.agent).Spec.Template.Spec.Containers[0].Args
+			if !slices.Contains(agent, c.agent) {
+				t.Errorf("agent args %v lack %s", agent, c.agent)
+			}
+			rec := one[*appsv1.Deployment](t, objs, n.recommender).Spec.Template.Spec.Containers[0].Args
+			if !slices.Contains(rec, c.recommender) {
+				t.Errorf("recommender args %v lack %s", rec, c.recommender)
+			}
+		})
+	}
+}
+
 // A policy change must roll the recommender: the pod template carries the ConfigMap's checksum.
 func TestPolicyChangeRollsTheRecommender(t *testing.T) {
 	checksum := func(args ...string) string {
@@ -317,31 +398,6 @@ func TestConfigRBACMatchesTheChart(t *testing.T) {
 		t.Errorf("config/rbac differs from the chart's RBAC (-chart +config):\n%s", diff)
 	}
 	checkRBAC(t, true, namesOf(goldenRelease), configNamespace, config)
-
-	// config/webhook/rbac.yaml (the webhook's own copy) grants what the chart grants.
-	path := filepath.Join(repoRoot(t), "config", "webhook", "rbac.yaml")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	webhookCopy := viewsOf(typed(t, decode(t, string(b))))
-	chartViews := viewsOf(chart)
-	if len(webhookCopy) == 0 {
-		t.Fatalf("%s holds no RBAC", path)
-	}
-	for k, got := range webhookCopy {
-		want, ok := chartViews[k]
-		if !ok {
-			t.Errorf("%s: %s is not in the chart", path, k)
-			continue
-		}
-		if diff := cmp.Diff(sortedRules(flatten(want.Rules)), sortedRules(flatten(got.Rules))); diff != "" {
-			t.Errorf("%s: %s grants other than the chart (-chart +config/webhook):\n%s", path, k, diff)
-		}
-		if diff := cmp.Diff(want.Subjects, got.Subjects); diff != "" {
-			t.Errorf("%s: %s subjects differ from the chart (-chart +config/webhook):\n%s", path, k, diff)
-		}
-	}
 }
 
 // The chart's policy is the product's: values.policy has exactly the keys of config/policy/policy.yaml
@@ -383,9 +439,6 @@ func TestPolicyDefaultsAreTheProducts(t *testing.T) {
 // namespaces are sent.
 func TestConfigWebhookMatchesTheChart(t *testing.T) {
 	path := filepath.Join(repoRoot(t), "config", "webhook", "manifests.yaml")
-	if !isFile(path) {
-		t.Skip("config/webhook/manifests.yaml is not written yet: it comes with the webhook issue")
-	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

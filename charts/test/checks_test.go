@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -61,10 +62,10 @@ func checkRender(t *testing.T, v map[string]any, release, ns string, objs object
 	})
 	t.Run("containers", func(t *testing.T) { checkContainers(t, v, n, objs) })
 	t.Run("webhook deployment", func(t *testing.T) { checkWebhookDeployment(t, v, n, objs) })
-	t.Run("recommender", func(t *testing.T) { checkRecommender(t, v, n, objs) })
+	t.Run("recommender", func(t *testing.T) { checkRecommender(t, v, n, ns, objs) })
 	t.Run("agent", func(t *testing.T) {
 		if agent {
-			checkAgent(t, v, n, objs)
+			checkAgent(t, v, n, ns, objs)
 		} else if len(ofType[*appsv1.DaemonSet](objs)) != 0 {
 			t.Error("agent.enabled is false but a DaemonSet is rendered")
 		}
@@ -457,11 +458,14 @@ func checkWebhookDeployment(t *testing.T, v map[string]any, n names, objs object
 	}
 }
 
-func checkRecommender(t *testing.T, v map[string]any, n names, objs objects) {
+func checkRecommender(t *testing.T, v map[string]any, n names, ns string, objs objects) {
 	d := one[*appsv1.Deployment](t, objs, n.recommender)
 	c := d.Spec.Template.Spec.Containers[0]
 	prom := valString(t, v, "recommender.prometheus.url")
-	for _, want := range []string{"recommender", "--prometheus-url=" + prom, "--policy=/etc/headroom/policy.yaml", "--leader-elect", "--interval=" + valString(t, v, "recommender.interval")} {
+	// The release namespace is never sized, merged with the user's exclusions.
+	exclude := "--exclude-namespaces=" + strings.Join(excluded(t, v, "recommender.excludeNamespaces", ns), ",")
+	for _, want := range []string{"recommender", "--prometheus-url=" + prom, "--policy=/etc/headroom/policy.yaml", "--leader-elect",
+		"--interval=" + valString(t, v, "recommender.interval"), exclude} {
 		if !slices.Contains(c.Args, want) {
 			t.Errorf("recommender args %v lack %s", c.Args, want)
 		}
@@ -518,7 +522,7 @@ func checkRecommender(t *testing.T, v map[string]any, n names, objs objects) {
 
 // checkAgent: privileged, but with nothing of the host except the cgroup fs (and the host PID
 // namespace when asked for).
-func checkAgent(t *testing.T, v map[string]any, n names, objs objects) {
+func checkAgent(t *testing.T, v map[string]any, n names, ns string, objs objects) {
 	ds := one[*appsv1.DaemonSet](t, objs, n.agent)
 	spec := ds.Spec.Template.Spec
 	if len(spec.Containers) != 1 {
@@ -559,14 +563,45 @@ func checkAgent(t *testing.T, v map[string]any, n names, objs objects) {
 	if !nodeName || !slices.Contains(c.Args, "--node-name=$(NODE_NAME)") {
 		t.Errorf("agent does not get its node name from spec.nodeName: env %v args %v", c.Env, c.Args)
 	}
-	for _, want := range []string{"agent", "--cgroup-root=/host/sys/fs/cgroup", "--threshold=" + fmt.Sprint(val(t, v, "agent.threshold")), "--target=" + fmt.Sprint(val(t, v, "agent.target")), "--default-mode=" + valString(t, v, "defaultMode")} {
+	// The agent acts nowhere the webhook is never called: the webhook's excluded namespaces and the
+	// release namespace.
+	exclude := "--exclude-namespaces=" + strings.Join(excluded(t, v, "webhook.namespaceSelector.excludeNamespaces", ns), ",")
+	for _, want := range []string{"agent", "--cgroup-root=/host/sys/fs/cgroup", "--threshold=" + agentThreshold(t, v),
+		"--target=" + fmt.Sprint(val(t, v, "agent.target")), "--default-mode=" + valString(t, v, "defaultMode"), exclude} {
 		if !slices.Contains(c.Args, want) {
 			t.Errorf("agent args %v lack %s", c.Args, want)
 		}
 	}
+	if !slices.Contains(excluded(t, v, "webhook.namespaceSelector.excludeNamespaces", ns), ns) {
+		t.Errorf("the agent's excluded namespaces lack the release namespace %s", ns)
+	}
 	if got := slices.Contains(c.Args, "--allow-drop-caches"); got != valBool(t, v, "agent.allowDropCaches") {
 		t.Errorf("--allow-drop-caches present=%v, want agent.allowDropCaches", got)
 	}
+}
+
+// agentThreshold is the --threshold the agent should get: agent.threshold, or when it is null
+// policy.targetUtilization - 0.05 (DESIGN.md 1.6).
+func agentThreshold(t testing.TB, v map[string]any) string {
+	t.Helper()
+	th := val(t, v, "agent.threshold")
+	if th == nil {
+		th = math.Round((toFloat(val(t, v, "policy.targetUtilization"))-0.05)*1e4) / 1e4
+	}
+	return fmt.Sprint(th)
+}
+
+// excluded is the namespace list at path with the release namespace added, in order, once.
+func excluded(t testing.TB, v map[string]any, path, ns string) []string {
+	t.Helper()
+	var out []string
+	list, _ := val(t, v, path).([]any)
+	for _, x := range append(list, ns) {
+		if s := x.(string); !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // checkServices: each Service selects exactly one workload's pods and targets its named ports.
@@ -648,7 +683,7 @@ func leastPrivilege(n names, agent bool) map[string][]rule {
 	events := rules("events.k8s.io", []string{"events"}, record)
 	want := map[string][]rule{
 		"ClusterRole/" + n.webhook: append(rules("headroom.dev", []string{"memoryrecommendations"}, cached),
-			rules("", []string{"namespaces", "limitranges"}, cached)...),
+			rules("", []string{"namespaces", "limitranges", "resourcequotas"}, cached)...),
 		// The exact set `headroom recommender --once` needs, checked by running it as a user that
 		// holds only this (cmd/headroom/recommender_test.go): informer caches, server-side apply.
 		"ClusterRole/" + n.recommender: slices.Concat(

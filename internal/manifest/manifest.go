@@ -158,23 +158,3 @@ func ReadPaths(paths []string, stdin io.Reader) ([]Workload, error) {
 	}
 	return out, nil
 }
-
-// Guaranteed reports whether a pod with this spec is in the Guaranteed QoS class: every container
-// has CPU and memory limits, and its requests (which default to the limits) equal them.
-func Guaranteed(spec *corev1.PodSpec) bool {
-	if len(spec.Containers) == 0 {
-		return false
-	}
-	for _, c := range spec.Containers {
-		for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-			l, ok := c.Resources.Limits[r]
-			if !ok || l.IsZero() {
-				return false
-			}
-			if q, ok := c.Resources.Requests[r]; ok && q.Cmp(l) != 0 {
-				return false
-			}
-		}
-	}
-	return true
-}

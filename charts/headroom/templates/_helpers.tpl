@@ -95,6 +95,29 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{/*
+The agent's threshold. It acts 5 points below the policy's alert line (DESIGN.md 1.6), so limits sized
+for targetUtilization and the agent together keep usage under it: the threshold follows the policy
+unless agent.threshold is set. It must stay below targetUtilization (else the alert fires before the
+agent acts) and above agent.target (else there is nothing to reclaim down to): the render fails
+otherwise.
+*/}}
+{{- define "headroom.agent.threshold" -}}
+{{- $utilization := float64 .Values.policy.targetUtilization -}}
+{{- $threshold := subf $utilization 0.05 -}}
+{{- if not (kindIs "invalid" .Values.agent.threshold) -}}
+{{- $threshold = float64 .Values.agent.threshold -}}
+{{- end -}}
+{{- $target := float64 .Values.agent.target -}}
+{{- if ge $threshold $utilization -}}
+{{- fail (printf "agent.threshold %v must be below policy.targetUtilization %v: the agent must reclaim cache before usage reaches the alert line" $threshold $utilization) -}}
+{{- end -}}
+{{- if ge $target $threshold -}}
+{{- fail (printf "agent.target %v must be below the agent's threshold %v (agent.threshold, or policy.targetUtilization - 0.05 when unset)" $target $threshold) -}}
+{{- end -}}
+{{- $threshold -}}
+{{- end -}}
+
+{{/*
 The Helm-generated CA and serving certificate (certManager.enabled=false), as YAML with base64 values
 under ca.crt, tls.crt and tls.key. An existing Secret is reused so upgrades keep the certificates.
 The result is kept in .Values for the rest of the render: the Secret and the
