@@ -10,7 +10,7 @@ import (
 var (
 	admissionsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "headroom_webhook_admissions_total",
-		Help: "Pod admissions handled by the headroom webhook, by outcome (sized, dry-run, unchanged, no-recommendation, no-workload, opted-out, skipped-invalid, not-ready, ignored, error). Every outcome allows the pod.",
+		Help: "Pod admissions handled by the headroom webhook, by outcome (sized, dry-run, unchanged, no-recommendation, no-workload, opted-out, skipped-invalid, skipped-quota, not-ready, ignored, error). Every outcome allows the pod.",
 	}, []string{"outcome"})
 	admissionDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "headroom_webhook_admission_duration_seconds",

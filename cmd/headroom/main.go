@@ -10,6 +10,10 @@ import (
 )
 
 func main() {
+	if _, err := applyMemoryLimit(os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "headroom:", err)
+		os.Exit(1)
+	}
 	if err := newRootCmd().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "headroom:", err)
 		os.Exit(1)
