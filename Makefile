@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # Packages that must stay pure: no Kubernetes or controller-runtime imports.
-PURE_PKGS := sizing jvm report reclaim backtest
+PURE_PKGS := sizing jvm report reclaim backtest mode
 GO_TEST_FLAGS ?= -count=1 -timeout=25m
 
 .PHONY: help

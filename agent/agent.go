@@ -20,29 +20,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	"github.com/headroom-dev/headroom/mode"
 	"github.com/headroom-dev/headroom/reclaim"
 )
-
-// ModeKey is the pod annotation and the namespace label that choose headroom's mode (DESIGN.md 1.3-1.4).
-const ModeKey = "headroom.dev/mode"
-
-// Mode is enforce, dry-run or off.
-type Mode string
-
-const (
-	ModeEnforce Mode = "enforce"
-	ModeDryRun  Mode = "dry-run"
-	ModeOff     Mode = "off"
-)
-
-// ParseMode accepts enforce, dry-run and off.
-func ParseMode(s string) (Mode, error) {
-	switch m := Mode(s); m {
-	case ModeEnforce, ModeDryRun, ModeOff:
-		return m, nil
-	}
-	return "", fmt.Errorf("mode %q: want enforce, dry-run or off", s)
-}
 
 // Event reasons the agent records on pods.
 const (
@@ -77,7 +57,7 @@ type Config struct {
 	DropCachesPath string
 	// DefaultMode applies to pods whose namespace has no headroom.dev/mode label (the chart passes
 	// the same default as the webhook's).
-	DefaultMode Mode
+	DefaultMode mode.Mode
 	// ExcludeNamespaces are never acted on, whatever their mode: the namespaces the webhook is never
 	// called for (the chart passes the same list plus the release namespace). Their pods are not
 	// sized by headroom, and they hold the control plane and headroom itself, whose cache is not
@@ -97,7 +77,7 @@ func DefaultConfig() Config {
 		NodeReclaimsPerMinute: 10,
 		DropCachesMinInterval: time.Hour,
 		DropCachesPath:        "/proc/sys/vm/drop_caches",
-		DefaultMode:           ModeEnforce,
+		DefaultMode:           mode.Enforce,
 		ExcludeNamespaces:     slices.Clone(DefaultExcludeNamespaces),
 	}
 }
@@ -117,8 +97,8 @@ func (c Config) Validate() error {
 	if c.NodeReclaimsPerMinute < 1 {
 		errs = append(errs, errors.New("node reclaims per minute must be at least 1"))
 	}
-	if _, err := ParseMode(string(c.DefaultMode)); err != nil {
-		errs = append(errs, fmt.Errorf("default mode: %w", err))
+	if !c.DefaultMode.Valid() {
+		errs = append(errs, fmt.Errorf("default mode %q: want enforce, dry-run or off", c.DefaultMode))
 	}
 	return errors.Join(errs...)
 }
@@ -259,7 +239,7 @@ func (a *Agent) Pass(ctx context.Context) ([]Outcome, error) {
 
 	var outs []Outcome
 	var failed []int
-	nsModes := map[string]Mode{}
+	nsModes := map[string]mode.Mode{}
 	for i := range pods.Items {
 		pod := &pods.Items[i]
 		// The cache is restricted to this node by a field selector; checking again keeps a reader
@@ -271,8 +251,8 @@ func (a *Agent) Pass(ctx context.Context) ([]Outcome, error) {
 			continue
 		}
 		log := a.log.WithValues("namespace", pod.Namespace, "pod", pod.Name)
-		mode := a.mode(ctx, pod, nsModes, log)
-		if mode == ModeOff {
+		m := a.mode(ctx, pod, nsModes, log)
+		if m == mode.Off {
 			continue
 		}
 		if _, ok := tree[string(pod.UID)]; !ok {
@@ -321,7 +301,7 @@ func (a *Agent) Pass(ctx context.Context) ([]Outcome, error) {
 			switch {
 			case !due:
 				o.Result = SkipPodInterval
-			case mode == ModeDryRun:
+			case m == mode.DryRun:
 				o.Result = SkipDryRun
 				acted = true // so the dry-run event repeats at most every MinInterval
 				a.events.Eventf(pod, nil, corev1.EventTypeNormal, EventWouldReclaim, "ReclaimPageCache", "%s", dryRunNote(o))
@@ -424,44 +404,26 @@ func (a *Agent) dropCaches(now time.Time, outs []Outcome, failed []int) (Outcome
 	return d, true
 }
 
-// mode resolves pod annotation, namespace label and default: off wins, then dry-run. A namespace that
-// cannot be read counts as off: we cannot tell whether it opted out, and skipping is safe (the kernel
-// still reclaims at the limit).
-func (a *Agent) mode(ctx context.Context, pod *corev1.Pod, nsModes map[string]Mode, log logr.Logger) Mode {
-	podMode := modeOf(pod.Annotations[ModeKey], "")
-	if podMode == ModeOff {
-		return ModeOff
-	}
+// mode is the pod's mode (package mode: the namespace's label or the default, lowered by the pod's
+// annotation; a value that is not a mode counts as dry-run at most). A namespace that cannot be
+// read counts as off: we cannot tell whether it opted out, and skipping is safe (the kernel still
+// reclaims at the limit).
+func (a *Agent) mode(ctx context.Context, pod *corev1.Pod, nsModes map[string]mode.Mode, log logr.Logger) mode.Mode {
 	nsMode, ok := nsModes[pod.Namespace]
 	if !ok {
 		var ns corev1.Namespace
 		if err := a.reader.Get(ctx, client.ObjectKey{Name: pod.Namespace}, &ns); err != nil {
 			log.Error(err, "Get namespace; leaving its pods alone")
-			nsMode = ModeOff
+			nsMode = mode.Off
 		} else {
-			nsMode = modeOf(ns.Labels[ModeKey], a.cfg.DefaultMode)
+			label, has := ns.Labels[mode.Key]
+			nsMode, _ = mode.Namespace(a.cfg.DefaultMode, label, has)
 		}
 		nsModes[pod.Namespace] = nsMode
 	}
-	switch {
-	case nsMode == ModeOff:
-		return ModeOff
-	case nsMode == ModeDryRun || podMode == ModeDryRun:
-		return ModeDryRun
-	}
-	return ModeEnforce
-}
-
-// modeOf reads a label or annotation value. An unknown value counts as dry-run: someone meant
-// something, and watching is safer than acting.
-func modeOf(v string, def Mode) Mode {
-	if v == "" {
-		return def
-	}
-	if m, err := ParseMode(v); err == nil {
-		return m
-	}
-	return ModeDryRun
+	annotation, has := pod.Annotations[mode.Key]
+	m, _ := mode.Workload(nsMode, annotation, has)
+	return m
 }
 
 // freedCache is how much page cache (file LRU) the container lost between two reads.

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
+	"github.com/headroom-dev/headroom/mode"
 	"github.com/headroom-dev/headroom/reclaim"
 )
 
@@ -87,13 +88,13 @@ var (
 func TestPassReclaimsOnlyWhatItShould(t *testing.T) {
 	pods := []client.Object{
 		namespace("default", nil),
-		namespace("quiet", map[string]string{ModeKey: "off"}),
-		namespace("watch", map[string]string{ModeKey: "dry-run"}),
+		namespace("quiet", map[string]string{mode.Key: "off"}),
+		namespace("watch", map[string]string{mode.Key: "dry-run"}),
 		makePod("default", "logger", podUIDFor(1), node).container("app", hexID(1)).container("shipper", hexID(2)).obj(),
 		makePod("default", "calm", podUIDFor(2), node).container("app", hexID(3)).obj(),
 		makePod("default", "unbounded", podUIDFor(3), node).container("app", hexID(4)).obj(),
 		makePod("default", "heap-heavy", podUIDFor(4), node).container("app", hexID(5)).obj(),
-		makePod("default", "opted-out", podUIDFor(5), node).container("app", hexID(6)).annotate(ModeKey, "off").obj(),
+		makePod("default", "opted-out", podUIDFor(5), node).container("app", hexID(6)).annotate(mode.Key, "off").obj(),
 		makePod("quiet", "in-off-namespace", podUIDFor(6), node).container("app", hexID(7)).obj(),
 		makePod("watch", "in-dry-run-namespace", podUIDFor(7), node).container("app", hexID(8)).obj(),
 		makePod("default", "elsewhere", podUIDFor(8), "node-b").container("app", hexID(9)).obj(),
@@ -221,7 +222,7 @@ func TestPassSkipsExcludedNamespaces(t *testing.T) {
 	objs := []client.Object{
 		namespace("default", nil),
 		// A namespace label cannot bring an excluded namespace back.
-		namespace("kube-system", map[string]string{ModeKey: "enforce"}),
+		namespace("kube-system", map[string]string{mode.Key: "enforce"}),
 		namespace("kube-public", nil),
 		namespace("headroom", nil),
 		makePod("default", "logger", podUIDFor(1), node).container("app", hexID(1)).obj(),

@@ -19,6 +19,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/headroom-dev/headroom/internal/testenv"
+	"github.com/headroom-dev/headroom/mode"
 )
 
 // agentRBAC is exactly what the agent needs, and what the chart's ClusterRole must grant: the pod
@@ -50,7 +51,7 @@ func TestAgentAgainstAPIServer(t *testing.T) {
 		Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: "headroom-agent"}},
 	}))
 	must(t, create(ctx, admin, namespace("team", nil)))
-	must(t, create(ctx, admin, namespace("quiet", map[string]string{ModeKey: "off"})))
+	must(t, create(ctx, admin, namespace("quiet", map[string]string{mode.Key: "off"})))
 
 	root := t.TempDir()
 	kernel := &fakeKernel{t: t}

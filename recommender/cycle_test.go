@@ -22,6 +22,7 @@ import (
 
 	"github.com/headroom-dev/headroom/api/v1alpha1"
 	"github.com/headroom-dev/headroom/internal/scenario"
+	"github.com/headroom-dev/headroom/mode"
 )
 
 // cluster is a fake cluster with the committed scenarios' workloads and their history:
@@ -53,10 +54,10 @@ func newCluster(t *testing.T, extra ...client.Object) *cluster {
 	ghost := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "nohist", Name: "ghost", UID: "uid-ghost"},
 		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: podSpec("app")}}}
 	objs = append(objs, ghost,
-		namespace("shop", map[string]string{ModeKey: ModeEnforce}, nil),
-		namespace("search", map[string]string{ModeKey: ModeDryRun}, nil),
+		namespace("shop", map[string]string{mode.Key: string(mode.Enforce)}, nil),
+		namespace("search", map[string]string{mode.Key: string(mode.DryRun)}, nil),
 		namespace("fresh", nil, nil),
-		namespace("batch", map[string]string{ModeKey: ModeOff}, nil),
+		namespace("batch", map[string]string{mode.Key: string(mode.Off)}, nil),
 		namespace("catalog", nil, nil),
 		namespace("nohist", nil, nil),
 		namespace("empty", nil, nil),

@@ -14,6 +14,7 @@ import (
 
 	"github.com/headroom-dev/headroom/history"
 	"github.com/headroom-dev/headroom/internal/inventory"
+	"github.com/headroom-dev/headroom/mode"
 )
 
 // Target is a workload that gets a MemoryRecommendation.
@@ -170,7 +171,7 @@ func trimMeta(m *metav1.ObjectMeta) {
 
 func trimTemplate(t corev1.PodTemplateSpec) corev1.PodTemplateSpec {
 	return corev1.PodTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{Annotations: keepKeys(t.Annotations, inventory.ModeKey, inventory.ExcludeKey)},
+		ObjectMeta: metav1.ObjectMeta{Annotations: keepKeys(t.Annotations, mode.Key, inventory.ExcludeKey)},
 		Spec: corev1.PodSpec{
 			InitContainers: trimContainers(t.Spec.InitContainers),
 			Containers:     trimContainers(t.Spec.Containers),

@@ -24,6 +24,7 @@ import (
 	"github.com/headroom-dev/headroom/history"
 	"github.com/headroom-dev/headroom/internal/scenario"
 	"github.com/headroom-dev/headroom/internal/testenv"
+	"github.com/headroom-dev/headroom/mode"
 	"github.com/headroom-dev/headroom/report"
 )
 
@@ -60,10 +61,10 @@ func TestIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for ns, mode := range map[string]string{"shop": ModeEnforce, "search": ModeDryRun, "fresh": "", "batch": ModeOff} {
+	for ns, m := range map[string]mode.Mode{"shop": mode.Enforce, "search": mode.DryRun, "fresh": "", "batch": mode.Off} {
 		n := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
-		if mode != "" {
-			n.Labels = map[string]string{ModeKey: mode}
+		if m != "" {
+			n.Labels = map[string]string{mode.Key: string(m)}
 		}
 		if err := admin.Create(ctx, n); err != nil {
 			t.Fatal(err)
@@ -234,7 +235,7 @@ func TestIntegration(t *testing.T) {
 		if err := json.Unmarshal(body, &shop); err != nil {
 			t.Fatal(err)
 		}
-		if nr := shop.Namespaces[0]; nr.Mode != ModeEnforce || nr.Rows[0].Replicas != int(*orders.Spec.Replicas) || nr.Rows[0].XmxBytes != 2000<<20 {
+		if nr := shop.Namespaces[0]; nr.Mode != mode.Enforce || nr.Rows[0].Replicas != int(*orders.Spec.Replicas) || nr.Rows[0].XmxBytes != 2000<<20 {
 			t.Errorf("shop: mode %s, %d replicas (want %d), -Xmx %d", nr.Mode, nr.Rows[0].Replicas, *orders.Spec.Replicas, nr.Rows[0].XmxBytes)
 		}
 

@@ -11,26 +11,15 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/headroom-dev/headroom/history"
+	"github.com/headroom-dev/headroom/mode"
 	"github.com/headroom-dev/headroom/sizing"
 )
 
-// Keys of the namespace label and annotation the recommender reads.
-const (
-	// ModeKey is the namespace label that selects the mode: enforce, dry-run or off. The webhook
-	// reads the same label; the recommender serves enforce and dry-run namespaces alike.
-	ModeKey = "headroom.dev/mode"
-	// PolicyKey is the namespace annotation with policy overrides for that namespace: YAML (or
-	// JSON) with keys of the policy file, e.g. `{horizon: 2h, maxLimit: 8Gi}`. Keys it does not set
-	// keep the global policy's values; unknown keys are errors.
-	PolicyKey = "headroom.dev/policy"
-)
-
-// Modes a namespace can be in.
-const (
-	ModeEnforce = "enforce"
-	ModeDryRun  = "dry-run"
-	ModeOff     = "off"
-)
+// PolicyKey is the namespace annotation with policy overrides for that namespace: YAML (or JSON)
+// with keys of the policy file, e.g. `{horizon: 2h, maxLimit: 8Gi}`. Keys it does not set keep the
+// global policy's values; unknown keys are errors. (The mode's label, mode.Key, selects the
+// namespaces served: enforce and dry-run alike.)
+const PolicyKey = "headroom.dev/policy"
 
 // FieldManager is the server-side apply field manager of everything the recommender writes.
 const FieldManager = "headroom-recommender"
@@ -56,7 +45,7 @@ type Options struct {
 	Namespaces, ExcludeNamespaces []string
 	// DefaultMode is the mode of namespaces without the headroom.dev/mode label (default dry-run).
 	// Namespaces in mode off are not served.
-	DefaultMode string
+	DefaultMode mode.Mode
 	// Refresh is the longest a status keeps observed figures that drifted by less than the
 	// significance threshold (default 24h): writes happen on change, and at least this often.
 	Refresh time.Duration
@@ -93,10 +82,10 @@ func (o *Options) defaults() error {
 		o.WriteWorkers = 8
 	}
 	if o.DefaultMode == "" {
-		o.DefaultMode = ModeDryRun
+		o.DefaultMode = mode.DryRun
 	}
-	if err := checkMode(o.DefaultMode); err != nil {
-		return fmt.Errorf("recommender: default mode: %w", err)
+	if !o.DefaultMode.Valid() {
+		return fmt.Errorf("recommender: default mode %q: want enforce, dry-run or off", o.DefaultMode)
 	}
 	if o.Refresh <= 0 {
 		o.Refresh = 24 * time.Hour
@@ -105,14 +94,6 @@ func (o *Options) defaults() error {
 		o.Clock = time.Now
 	}
 	return nil
-}
-
-func checkMode(m string) error {
-	switch m {
-	case ModeEnforce, ModeDryRun, ModeOff:
-		return nil
-	}
-	return fmt.Errorf("mode %q is not one of enforce, dry-run, off", m)
 }
 
 // serves reports whether the recommender keeps recommendations for a namespace with these labels.
@@ -125,11 +106,9 @@ func (o *Options) serves(name string, labels map[string]string) bool {
 	if slices.Contains(o.ExcludeNamespaces, name) {
 		return false
 	}
-	mode := o.DefaultMode
-	if v, ok := labels[ModeKey]; ok {
-		mode = v
-	}
-	return mode != ModeOff
+	label, ok := labels[mode.Key]
+	m, _ := mode.Namespace(o.DefaultMode, label, ok)
+	return m != mode.Off
 }
 
 // lookback is the lookback of a policy, unless the command line overrides it.

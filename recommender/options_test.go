@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/headroom-dev/headroom/mode"
 	"github.com/headroom-dev/headroom/sizing"
 )
 
@@ -15,15 +16,15 @@ func TestServes(t *testing.T) {
 		labels map[string]string
 		want   bool
 	}{
-		"unlabelled, default dry-run":               {Options{DefaultMode: ModeDryRun}, "shop", nil, true},
-		"unlabelled, default off":                   {Options{DefaultMode: ModeOff}, "shop", nil, false},
-		"labelled enforce, default off":             {Options{DefaultMode: ModeOff}, "shop", map[string]string{ModeKey: ModeEnforce}, true},
-		"labelled off":                              {Options{DefaultMode: ModeEnforce}, "shop", map[string]string{ModeKey: ModeOff}, false},
-		"a label typo is served (webhook: dry-run)": {Options{DefaultMode: ModeOff}, "shop", map[string]string{ModeKey: "enforcee"}, true},
-		"excluded":                            {Options{DefaultMode: ModeDryRun, ExcludeNamespaces: []string{"kube-system", "shop"}}, "shop", nil, false},
-		"not among --namespaces":              {Options{DefaultMode: ModeDryRun, Namespaces: []string{"a", "b"}}, "shop", nil, false},
-		"among --namespaces":                  {Options{DefaultMode: ModeDryRun, Namespaces: []string{"a", "shop"}}, "shop", nil, true},
-		"among --namespaces but labelled off": {Options{DefaultMode: ModeDryRun, Namespaces: []string{"shop"}}, "shop", map[string]string{ModeKey: ModeOff}, false},
+		"unlabelled, default dry-run":               {Options{DefaultMode: mode.DryRun}, "shop", nil, true},
+		"unlabelled, default off":                   {Options{DefaultMode: mode.Off}, "shop", nil, false},
+		"labelled enforce, default off":             {Options{DefaultMode: mode.Off}, "shop", map[string]string{mode.Key: string(mode.Enforce)}, true},
+		"labelled off":                              {Options{DefaultMode: mode.Enforce}, "shop", map[string]string{mode.Key: string(mode.Off)}, false},
+		"a label typo is served (webhook: dry-run)": {Options{DefaultMode: mode.Off}, "shop", map[string]string{mode.Key: "enforcee"}, true},
+		"excluded":                            {Options{DefaultMode: mode.DryRun, ExcludeNamespaces: []string{"kube-system", "shop"}}, "shop", nil, false},
+		"not among --namespaces":              {Options{DefaultMode: mode.DryRun, Namespaces: []string{"a", "b"}}, "shop", nil, false},
+		"among --namespaces":                  {Options{DefaultMode: mode.DryRun, Namespaces: []string{"a", "shop"}}, "shop", nil, true},
+		"among --namespaces but labelled off": {Options{DefaultMode: mode.DryRun, Namespaces: []string{"shop"}}, "shop", map[string]string{mode.Key: string(mode.Off)}, false},
 	}
 	for name, tt := range tests {
 		if got := tt.o.serves(tt.ns, tt.labels); got != tt.want {
@@ -63,7 +64,7 @@ func TestOptionsDefaults(t *testing.T) {
 	if err := o.defaults(); err != nil {
 		t.Fatal(err)
 	}
-	if o.Interval != time.Hour || o.Workers != 4 || o.WriteWorkers != 8 || o.DefaultMode != ModeDryRun || o.Refresh != 24*time.Hour ||
+	if o.Interval != time.Hour || o.Workers != 4 || o.WriteWorkers != 8 || o.DefaultMode != mode.DryRun || o.Refresh != 24*time.Hour ||
 		o.RetryMin != 30*time.Second || o.Policy != sizing.Default() {
 		t.Errorf("defaults %+v", o)
 	}

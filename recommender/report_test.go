@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/headroom-dev/headroom/mode"
 	"github.com/headroom-dev/headroom/report"
 )
 
@@ -63,7 +64,7 @@ func TestReport(t *testing.T) {
 		if limit == 3776<<20 {
 			t.Fatal("the test needs the namespace's policy to give another limit than the global one")
 		}
-		if nr.Mode != report.ModeEnforce || got.Policy.Horizon != "2h" || !got.GeneratedAt.Equal(scenarioEnd) {
+		if nr.Mode != mode.Enforce || got.Policy.Horizon != "2h" || !got.GeneratedAt.Equal(scenarioEnd) {
 			t.Errorf("mode %s, horizon %s, generated at %v", nr.Mode, got.Policy.Horizon, got.GeneratedAt)
 		}
 		type fields struct {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/headroom-dev/headroom/jvm"
+	"github.com/headroom-dev/headroom/mode"
 	"github.com/headroom-dev/headroom/sizing"
 )
 
@@ -47,9 +48,9 @@ func Build(in Input) *Report {
 	for _, ns := range in.Namespaces {
 		nr := NamespaceReport{Name: ns.Name, Mode: ns.Mode, Rows: []Row{}}
 		for _, wl := range ns.Workloads {
-			mode := lowerMode(ns.Mode, wl.Mode)
+			m, _ := mode.Workload(ns.Mode, wl.Mode, wl.Mode != "") // as the webhook does
 			for _, c := range wl.Containers {
-				nr.Rows = append(nr.Rows, buildRow(in, ns.Name, wl, c, mode))
+				nr.Rows = append(nr.Rows, buildRow(in, ns.Name, wl, c, m))
 			}
 		}
 		slices.SortStableFunc(nr.Rows, compareRows)
@@ -65,35 +66,7 @@ func Build(in Input) *Report {
 	return r
 }
 
-// lowerMode combines the namespace's mode with a workload's annotation: the annotation can only
-// lower it (enforce > dry-run > off), as the webhook does. An unknown annotation value counts as
-// dry-run at most, as the webhook does too.
-func lowerMode(ns, annotation string) string {
-	rank := func(m string) int {
-		switch m {
-		case ModeOff:
-			return 0
-		case ModeDryRun:
-			return 1
-		case ModeEnforce:
-			return 2
-		}
-		return -1
-	}
-	if annotation == "" {
-		return ns
-	}
-	a := rank(strings.TrimSpace(annotation))
-	if a < 0 {
-		a = 1
-	}
-	if n := rank(ns); n >= 0 && n < a {
-		return ns
-	}
-	return [...]string{ModeOff, ModeDryRun, ModeEnforce}[a]
-}
-
-func buildRow(in Input, namespace string, wl WorkloadInput, c ContainerInput, mode string) Row {
+func buildRow(in Input, namespace string, wl WorkloadInput, c ContainerInput, wlMode mode.Mode) Row {
 	p := in.Policy
 	cur := sizing.Current{Limit: c.History.LastLimit()}
 	source := SourceHistory
@@ -108,7 +81,7 @@ func buildRow(in Input, namespace string, wl WorkloadInput, c ContainerInput, mo
 	rec, m, obs := res.Recommendation, res.Recommendation.Model, res.Recommendation.Observed
 
 	row := Row{
-		Namespace: namespace, Mode: mode, Kind: wl.Kind, Workload: wl.Name, Container: c.Name,
+		Namespace: namespace, Mode: wlMode, Kind: wl.Kind, Workload: wl.Name, Container: c.Name,
 		SpecSource: source, JVM: cur.JVM,
 		LimitBytes: cur.Limit, RequestBytes: cur.Request, XmxBytes: cur.Xmx,
 		RSSPeakBytes:           obs.RSSPeakBytes,
@@ -144,7 +117,7 @@ func buildRow(in Input, namespace string, wl WorkloadInput, c ContainerInput, mo
 
 	excluded := slices.Contains(wl.Exclude, c.Name)
 	if excluded {
-		row.Mode = ModeOff
+		row.Mode = mode.Off
 	}
 	noHistory := res.Err != nil
 	var cannot error
@@ -174,7 +147,7 @@ func buildRow(in Input, namespace string, wl WorkloadInput, c ContainerInput, mo
 	}
 
 	switch {
-	case row.Mode == ModeOff:
+	case row.Mode == mode.Off:
 		row.Action = ActionOptedOut
 	case noHistory:
 		row.Action = ActionNoHistory

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/headroom-dev/headroom/jvm"
+	"github.com/headroom-dev/headroom/mode"
 	"github.com/headroom-dev/headroom/sizing"
 )
 
@@ -216,7 +217,7 @@ func optOutWhy(r Row, x explainContext) string {
 	switch {
 	case x.excluded:
 		return "The container is listed in the pod template's headroom.dev/exclude-containers annotation"
-	case strings.TrimSpace(x.workloadMode) == ModeOff:
+	case strings.TrimSpace(x.workloadMode) == string(mode.Off):
 		return "The workload opted out (headroom.dev/mode: off on its pod template)"
 	}
 	return "The namespace is off (headroom.dev/mode=off)"

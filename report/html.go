@@ -92,7 +92,7 @@ func WriteHTML(w io.Writer, r *Report) error {
 	case 1:
 		p.Title = "headroom report · " + names[0]
 		ns := r.Namespaces[0]
-		p.Top = htmlSummary{Summary: ns.Summary, Name: ns.Name, Mode: cmpOr(ns.Mode, "unknown"), Meaning: modeMeaning[ns.Mode]}
+		p.Top = htmlSummary{Summary: ns.Summary, Name: ns.Name, Mode: cmpOr(string(ns.Mode), "unknown"), Meaning: modeMeaning[ns.Mode]}
 	default:
 		p.Title = fmt.Sprintf("headroom report · %d namespaces", len(names))
 		p.Multi = true
@@ -170,7 +170,7 @@ func newHTMLRow(n int, r Row, rep *Report) htmlRow {
 		add("history", fmt.Sprintf("%d %s, %dh", r.Pods, plural(r.Pods, "pod", "pods"), r.HistoryHours))
 	}
 	add("replicas", strconv.Itoa(r.Replicas))
-	add("mode", r.Mode)
+	add("mode", string(r.Mode))
 	add("current spec from", r.SpecSource)
 	return h
 }

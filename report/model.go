@@ -4,19 +4,13 @@ import (
 	"time"
 
 	"github.com/headroom-dev/headroom/jvm"
+	"github.com/headroom-dev/headroom/mode"
 	"github.com/headroom-dev/headroom/sizing"
 )
 
 // SchemaVersion is the version of the JSON and CSV field set (docs/report.md). It changes when a
 // field is renamed or removed or changes meaning; adding a field does not change it.
 const SchemaVersion = 1
-
-// Modes of a namespace or workload (the headroom.dev/mode label and annotation).
-const (
-	ModeEnforce = "enforce"
-	ModeDryRun  = "dry-run"
-	ModeOff     = "off"
-)
 
 // Actions: what headroom would do with a container. See Row.Action.
 const (
@@ -57,7 +51,7 @@ type Window struct {
 type NamespaceInput struct {
 	Name string
 	// Mode is the namespace's headroom.dev/mode label, or the default mode when it has none.
-	Mode      string
+	Mode      mode.Mode
 	Workloads []WorkloadInput
 }
 
@@ -133,10 +127,10 @@ type PolicySummary struct {
 
 // NamespaceReport is one namespace: its mode, a summary and one row per container, riskiest first.
 type NamespaceReport struct {
-	Name    string  `json:"name"`
-	Mode    string  `json:"mode"`
-	Summary Summary `json:"summary"`
-	Rows    []Row   `json:"rows"`
+	Name    string    `json:"name"`
+	Mode    mode.Mode `json:"mode"`
+	Summary Summary   `json:"summary"`
+	Rows    []Row     `json:"rows"`
 }
 
 // Summary counts workloads (a workload counts when any of its containers does) and adds up
@@ -164,11 +158,11 @@ type Row struct {
 	Namespace string `json:"namespace"`
 	// Mode is the mode the container is in: the namespace's, lowered by the workload's
 	// annotation; "off" for an excluded container.
-	Mode      string `json:"mode"`
-	Kind      string `json:"kind"`
-	Workload  string `json:"workload"`
-	Container string `json:"container"`
-	Replicas  int    `json:"replicas"`
+	Mode      mode.Mode `json:"mode"`
+	Kind      string    `json:"kind"`
+	Workload  string    `json:"workload"`
+	Container string    `json:"container"`
+	Replicas  int       `json:"replicas"`
 	// SpecSource is where the current values come from: manifest, cluster or history.
 	SpecSource string `json:"specSource"`
 	JVM        bool   `json:"jvm"`

@@ -19,6 +19,7 @@ import (
 	"github.com/headroom-dev/headroom/history"
 	"github.com/headroom-dev/headroom/internal/scenario"
 	"github.com/headroom-dev/headroom/jvm"
+	"github.com/headroom-dev/headroom/mode"
 	"github.com/headroom-dev/headroom/sizing"
 )
 
@@ -49,7 +50,7 @@ func scenarioInput(t *testing.T, name string) Input {
 		t.Fatal(err)
 	}
 	in := Input{GeneratedAt: w.End, Window: Window{Start: w.Start, End: w.End, Step: w.Step}, Policy: p}
-	ns := NamespaceInput{Name: spec.Namespace, Mode: ModeDryRun}
+	ns := NamespaceInput{Name: spec.Namespace, Mode: mode.DryRun}
 	for _, swl := range spec.Workloads {
 		wl := WorkloadInput{Kind: swl.Kind, Name: swl.Name, Replicas: swl.Replicas}
 		hw := h.Workload(swl.Kind, swl.Name)
@@ -95,11 +96,11 @@ func TestActions(t *testing.T) {
 		container string // the row to check ("" when there is one)
 		edit      func(*Input)
 		action    string
-		mode      string
+		mode      mode.Mode
 		explain   []string // phrases the explanation must have
 	}{
 		"the seed's limit goes up and -Xmx down": {
-			scenario: "seed-jvm-logs", action: ActionRaise, mode: ModeDryRun,
+			scenario: "seed-jvm-logs", action: ActionRaise, mode: mode.DryRun,
 			explain: []string{"heap is mostly empty", "RSS follows -Xmx", "limit-bound", "from 3000Mi to 3776Mi", "-Xmx from 2000m to 320m", "78% of the new limit"},
 		},
 		"a bounded cache needs a smaller limit": {
@@ -125,25 +126,29 @@ func TestActions(t *testing.T) {
 			explain: []string{"headroom changes nothing"},
 		},
 		"a namespace that is off": {
-			scenario: "seed-jvm-logs", action: ActionOptedOut, mode: ModeOff,
-			edit:    func(in *Input) { in.Namespaces[0].Mode = ModeOff },
+			scenario: "seed-jvm-logs", action: ActionOptedOut, mode: mode.Off,
+			edit:    func(in *Input) { in.Namespaces[0].Mode = mode.Off },
 			explain: []string{"The namespace is off", "otherwise it would change the limit from 3000Mi to 3776Mi"},
 		},
 		"a workload annotated off": {
-			scenario: "seed-jvm-logs", action: ActionOptedOut, mode: ModeOff,
-			edit:    func(in *Input) { in.Namespaces[0].Mode, in.Namespaces[0].Workloads[0].Mode = ModeEnforce, ModeOff },
+			scenario: "seed-jvm-logs", action: ActionOptedOut, mode: mode.Off,
+			edit: func(in *Input) {
+				in.Namespaces[0].Mode, in.Namespaces[0].Workloads[0].Mode = mode.Enforce, string(mode.Off)
+			},
 			explain: []string{"The workload opted out"},
 		},
 		"a workload annotated dry-run in an enforce namespace": {
-			scenario: "seed-jvm-logs", action: ActionRaise, mode: ModeDryRun,
-			edit: func(in *Input) { in.Namespaces[0].Mode, in.Namespaces[0].Workloads[0].Mode = ModeEnforce, ModeDryRun },
+			scenario: "seed-jvm-logs", action: ActionRaise, mode: mode.DryRun,
+			edit: func(in *Input) {
+				in.Namespaces[0].Mode, in.Namespaces[0].Workloads[0].Mode = mode.Enforce, string(mode.DryRun)
+			},
 		},
 		"an annotation cannot raise the namespace's mode": {
-			scenario: "seed-jvm-logs", action: ActionRaise, mode: ModeDryRun,
-			edit: func(in *Input) { in.Namespaces[0].Workloads[0].Mode = ModeEnforce },
+			scenario: "seed-jvm-logs", action: ActionRaise, mode: mode.DryRun,
+			edit: func(in *Input) { in.Namespaces[0].Workloads[0].Mode = string(mode.Enforce) },
 		},
 		"an excluded container": {
-			scenario: "seed-jvm-logs", action: ActionOptedOut, mode: ModeOff,
+			scenario: "seed-jvm-logs", action: ActionOptedOut, mode: mode.Off,
 			edit:    func(in *Input) { in.Namespaces[0].Workloads[0].Exclude = []string{"sidecar", "app"} },
 			explain: []string{"exclude-containers"},
 		},

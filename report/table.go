@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/headroom-dev/headroom/jvm"
+	"github.com/headroom-dev/headroom/mode"
 )
 
 // TableOptions control the terminal table.
@@ -92,18 +93,18 @@ func memoryLine(s Summary) string {
 		approx(s.RequestsNowBytes), approx(s.RequestsRecommendedBytes), approx(s.LimitsNowBytes), approx(s.LimitsRecommendedBytes))
 }
 
-var modeMeaning = map[string]string{
-	ModeEnforce: "the webhook applies changes to new pods",
-	ModeDryRun:  "the webhook only annotates pods with what it would change",
-	ModeOff:     "headroom leaves the namespace alone",
+var modeMeaning = map[mode.Mode]string{
+	mode.Enforce: "the webhook applies changes to new pods",
+	mode.DryRun:  "the webhook only annotates pods with what it would change",
+	mode.Off:     "headroom leaves the namespace alone",
 }
 
 func (t *tableWriter) namespace(ns NamespaceReport) {
-	mode := ns.Mode
-	if mode == "" {
-		mode = "unknown"
+	m := ns.Mode
+	if m == "" {
+		m = "unknown"
 	}
-	t.printf("%s %s · mode %s", t.c(sgrBold, "NAMESPACE"), t.c(sgrBold, ns.Name), mode)
+	t.printf("%s %s · mode %s", t.c(sgrBold, "NAMESPACE"), t.c(sgrBold, ns.Name), m)
 	if m := modeMeaning[ns.Mode]; m != "" {
 		t.printf(" (%s)", m)
 	}
@@ -268,6 +269,6 @@ func details(r Row) string {
 		}
 		d = append(d, fmt.Sprintf("%d %s, %dh of history", r.Pods, plural(r.Pods, "pod", "pods"), r.HistoryHours))
 	}
-	d = append(d, "mode "+r.Mode, "spec from "+r.SpecSource)
+	d = append(d, "mode "+string(r.Mode), "spec from "+r.SpecSource)
 	return strings.Join(d, " · ")
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/headroom-dev/headroom/api/v1alpha1"
 	"github.com/headroom-dev/headroom/internal/testenv"
+	"github.com/headroom-dev/headroom/mode"
 )
 
 // benchPod is a 3-container JVM pod as the API server sends it at CREATE (defaults filled in,
@@ -148,7 +149,7 @@ func benchReview(tb testing.TB) ([]byte, *StaticStore) {
 //     (typed decode, diff-based patch), for comparison.
 func BenchmarkAdmission(b *testing.B) {
 	body, store := benchReview(b)
-	h := &Handler{Sizer: &Sizer{Policy: Policy{DefaultMode: ModeEnforce}}, Store: store}
+	h := &Handler{Sizer: &Sizer{Policy: Policy{DefaultMode: mode.Enforce}}, Store: store}
 	ctx := context.Background()
 	run := func(b *testing.B, want Outcome, before func(), body []byte) {
 		buf := make([]byte, 0, 8192)
@@ -242,7 +243,7 @@ func cpuTime() time.Duration {
 
 func TestBenchPodIsSized(t *testing.T) {
 	body, store := benchReview(t)
-	h := &Handler{Sizer: &Sizer{Policy: Policy{DefaultMode: ModeEnforce}}, Store: store}
+	h := &Handler{Sizer: &Sizer{Policy: Policy{DefaultMode: mode.Enforce}}, Store: store}
 	resp, outcome, err := h.Review(context.Background(), body, nil)
 	if err != nil || outcome != OutcomeSized {
 		t.Fatalf("%v %s %s", err, outcome, resp)

@@ -14,6 +14,7 @@ import (
 	"github.com/headroom-dev/headroom/api/v1alpha1"
 	"github.com/headroom-dev/headroom/internal/manifest"
 	"github.com/headroom-dev/headroom/jvm"
+	"github.com/headroom-dev/headroom/mode"
 )
 
 // gen turns fuzz bytes into choices; past the end every choice is 0.
@@ -68,7 +69,7 @@ func generate(data []byte) fuzzCase {
 	c := fuzzCase{lrSet: g.n(len(fuzzLimitRanges))}
 	c.ns = corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("fuzz-%d", c.lrSet)}}
 	if l := g.pick("", "", "enforce", "dry-run", "off", "bogus"); l != "" {
-		c.ns.Labels = map[string]string{ModeKey: l}
+		c.ns.Labels = map[string]string{mode.Key: l}
 	}
 	if items := fuzzLimitRanges[c.lrSet]; items != nil {
 		c.lrs = []corev1.LimitRange{{ObjectMeta: metav1.ObjectMeta{Name: "limits", Namespace: c.ns.Name}, Spec: corev1.LimitRangeSpec{Limits: items}}}
@@ -77,7 +78,7 @@ func generate(data []byte) fuzzCase {
 		Labels:          map[string]string{"app": "web", "pod-template-hash": "5c7d9f6b4"},
 		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web-5c7d9f6b4", UID: "u", Controller: &tru}}}}
 	if m := g.pick("", "", "", "off", "dry-run", "enforce", "nonsense"); m != "" {
-		pod.Annotations = map[string]string{ModeKey: m}
+		pod.Annotations = map[string]string{mode.Key: m}
 	}
 	nInit, nMain := g.n(3), 1+g.n(3)
 	names := []string{}
@@ -226,19 +227,19 @@ func admitGenerated(t testing.TB, c fuzzCase) (before, after *corev1.Pod, outcom
 	if c.rec != nil {
 		store.Recommendations = []v1alpha1.MemoryRecommendation{*c.rec}
 	}
-	h := &Handler{Sizer: &Sizer{Policy: Policy{DefaultMode: ModeEnforce, SetMissingLimits: setsMissingLimits(c)}}, Store: store}
+	h := &Handler{Sizer: &Sizer{Policy: Policy{DefaultMode: mode.Enforce, SetMissingLimits: setsMissingLimits(c)}}, Store: store}
 	podJSON := mustJSON(t, c.pod)
 	resp, outcome, err := h.Review(context.Background(), admissionReview("uid", c.ns.Name, podJSON, false), nil)
 	if err != nil {
 		t.Fatalf("review: %v", err)
 	}
 	patched, ops, _ := checkResponse(t, resp, "uid", podJSON)
-	mode, _ := resolveMode(ModeEnforce, NamespaceInfo{Labels: c.ns.Labels}, c.pod)
+	m, _ := resolveMode(mode.Enforce, NamespaceInfo{Labels: c.ns.Labels}, c.pod)
 	for _, op := range ops {
-		if (mode != ModeEnforce || outcome != OutcomeSized) && !strings.HasPrefix(op.Path, "/metadata/annotations") {
-			t.Fatalf("outcome %s in mode %v changes the spec: %v", outcome, mode, op)
+		if (m != mode.Enforce || outcome != OutcomeSized) && !strings.HasPrefix(op.Path, "/metadata/annotations") {
+			t.Fatalf("outcome %s in mode %v changes the spec: %v", outcome, m, op)
 		}
-		if mode == ModeOff {
+		if m == mode.Off {
 			t.Fatalf("mode off but patched: %v", op)
 		}
 	}

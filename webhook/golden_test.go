@@ -23,6 +23,7 @@ import (
 	"github.com/headroom-dev/headroom/api/v1alpha1"
 	"github.com/headroom-dev/headroom/internal/manifest"
 	"github.com/headroom-dev/headroom/jvm"
+	"github.com/headroom-dev/headroom/mode"
 )
 
 var update = flag.Bool("update", false, "rewrite the want.yaml files of the golden cases")
@@ -50,7 +51,7 @@ type goldenCase struct {
 
 func loadCase(t *testing.T, dir string) goldenCase {
 	t.Helper()
-	c := goldenCase{dir: dir, policy: Policy{DefaultMode: ModeEnforce}}
+	c := goldenCase{dir: dir, policy: Policy{DefaultMode: mode.Enforce}}
 	if b, err := os.ReadFile(filepath.Join(dir, "pod.json")); err == nil {
 		c.podJSON = b
 	} else {
@@ -102,7 +103,7 @@ func loadCase(t *testing.T, dir string) goldenCase {
 		}
 	}
 	if b, ok := readOptional(t, filepath.Join(dir, "policy.yaml")); ok {
-		p, err := DecodePolicy(bytes.NewReader(b), ModeEnforce)
+		p, err := DecodePolicy(bytes.NewReader(b), mode.Enforce)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,8 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/headroom-dev/headroom/mode"
 )
 
 // Path is where the API server sends pod admissions.
@@ -228,9 +230,9 @@ func (h *Handler) admit(ctx context.Context, req *requestView, decodeErr error, 
 // mode's (would-size in dry-run) as far as it is known: the namespace's label is not, so the mode is
 // the default one, lowered by the pod's annotation.
 func (h *Handler) notReady(pod *corev1.Pod, detail string) Result {
-	mode, _ := resolveMode(h.Sizer.Policy.DefaultMode, NamespaceInfo{Name: pod.Namespace}, pod)
-	res := Result{Mode: mode, Outcome: OutcomeNotReady, Detail: detail}
-	if len(ResolveWorkload(pod)) > 0 && pod.Annotations[ModeKey] != "off" {
+	m, _ := resolveMode(h.Sizer.Policy.DefaultMode, NamespaceInfo{Name: pod.Namespace}, pod)
+	res := Result{Mode: m, Outcome: OutcomeNotReady, Detail: detail}
+	if len(ResolveWorkload(pod)) > 0 && m != mode.Off {
 		res.Record.Skipped = "not-ready"
 		res.annotate(pod, false)
 	}

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/headroom-dev/headroom/api/v1alpha1"
+	"github.com/headroom-dev/headroom/mode"
 )
 
 // admissions reads headroom_webhook_admissions_total{outcome} from controller-runtime's registry.
@@ -58,7 +59,7 @@ func serve(t *testing.T, h http.Handler, method, contentType string, body []byte
 // AdmissionResponse that denies.
 func TestHTTPErrorsAreNotDenials(t *testing.T) {
 	body, store := benchReview(t)
-	h := &Handler{Sizer: &Sizer{Policy: Policy{DefaultMode: ModeEnforce}}, Store: store}
+	h := &Handler{Sizer: &Sizer{Policy: Policy{DefaultMode: mode.Enforce}}, Store: store}
 	for _, tc := range []struct {
 		name, method, contentType string
 		body                      []byte
@@ -138,7 +139,7 @@ func TestFailOpen(t *testing.T) {
 			outcome: OutcomeIgnored},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := &Handler{Sizer: &Sizer{Policy: Policy{DefaultMode: ModeEnforce}}, Store: tc.store}
+			h := &Handler{Sizer: &Sizer{Policy: Policy{DefaultMode: mode.Enforce}}, Store: tc.store}
 			before := admissions(t, tc.outcome)
 			rec := serve(t, h, http.MethodPost, "application/json", tc.body)
 			if rec.Code != http.StatusOK {
@@ -179,7 +180,7 @@ func TestFailOpen(t *testing.T) {
 // TestSizeObjectMatchesWebhook: the offline path produces the pod the webhook's patch produces.
 func TestSizeObjectMatchesWebhook(t *testing.T) {
 	body, store := benchReview(t)
-	h := &Handler{Sizer: &Sizer{Policy: Policy{DefaultMode: ModeEnforce}}, Store: store}
+	h := &Handler{Sizer: &Sizer{Policy: Policy{DefaultMode: mode.Enforce}}, Store: store}
 	resp, _, err := h.Review(context.Background(), body, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +204,7 @@ func TestSizeObjectMatchesWebhook(t *testing.T) {
 func TestReviewEchoesV1beta1(t *testing.T) {
 	body, store := benchReview(t)
 	body = bytes.Replace(body, []byte(`"apiVersion":"admission.k8s.io/v1"`), []byte(`"apiVersion":"admission.k8s.io/v1beta1"`), 1)
-	h := &Handler{Sizer: &Sizer{Policy: Policy{DefaultMode: ModeEnforce}}, Store: store}
+	h := &Handler{Sizer: &Sizer{Policy: Policy{DefaultMode: mode.Enforce}}, Store: store}
 	resp, _, err := h.Review(context.Background(), body, nil)
 	if err != nil || !bytes.HasPrefix(resp, []byte(`{"apiVersion":"admission.k8s.io/v1beta1"`)) {
 		t.Fatalf("%v %s", err, resp)
@@ -219,7 +220,7 @@ func TestConcurrentReviews(t *testing.T) {
 	// one for the concurrent part, so that its first formatting happens there.
 	invalid := func() { store.Recommendations[0].Status.Containers[2].Limit = ptrTo(resource.MustParse("5Mi")) }
 	invalid()
-	h := &Handler{Sizer: &Sizer{Policy: Policy{DefaultMode: ModeEnforce}}, Store: store}
+	h := &Handler{Sizer: &Sizer{Policy: Policy{DefaultMode: mode.Enforce}}, Store: store}
 	want, _, err := h.Review(context.Background(), body, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -262,15 +263,15 @@ func TestNotReadyAnnotationFollowsTheMode(t *testing.T) {
 	dryRunPod := bytes.Replace(body, []byte(`"annotations":{`), []byte(`"annotations":{"headroom.dev/mode":"dry-run",`), 1)
 	for _, tc := range []struct {
 		name    string
-		def     Mode
+		def     mode.Mode
 		body    []byte
 		store   Store
 		wantKey string
 	}{
-		{"caches not synced, default dry-run", ModeDryRun, body, &StaticStore{NotReady: true}, WouldSizeKey},
-		{"namespace not in the cache, default dry-run", ModeDryRun, body, &StaticStore{Recommendations: store.Recommendations}, WouldSizeKey},
-		{"caches not synced, default enforce", ModeEnforce, body, &StaticStore{NotReady: true}, SizedKey},
-		{"caches not synced, the pod asks for dry-run", ModeEnforce, dryRunPod, &StaticStore{NotReady: true}, WouldSizeKey},
+		{"caches not synced, default dry-run", mode.DryRun, body, &StaticStore{NotReady: true}, WouldSizeKey},
+		{"namespace not in the cache, default dry-run", mode.DryRun, body, &StaticStore{Recommendations: store.Recommendations}, WouldSizeKey},
+		{"caches not synced, default enforce", mode.Enforce, body, &StaticStore{NotReady: true}, SizedKey},
+		{"caches not synced, the pod asks for dry-run", mode.Enforce, dryRunPod, &StaticStore{NotReady: true}, WouldSizeKey},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := &Handler{Sizer: &Sizer{Policy: Policy{DefaultMode: tc.def}}, Store: tc.store}

@@ -42,6 +42,7 @@ import (
 
 	"github.com/headroom-dev/headroom/api/v1alpha1"
 	"github.com/headroom-dev/headroom/internal/testenv"
+	"github.com/headroom-dev/headroom/mode"
 )
 
 // webhookConfig reads the MutatingWebhookConfiguration of config/webhook, so the tests exercise
@@ -290,7 +291,7 @@ func memoryOf(c corev1.Container) (limit, request string) {
 // MutatingWebhookConfiguration; kube-controller-manager creates the Deployments' pods.
 func TestIntegration(t *testing.T) {
 	cp, c := startControlPlane(t, true)
-	w := startWebhook(t, cp, Policy{DefaultMode: ModeEnforce})
+	w := startWebhook(t, cp, Policy{DefaultMode: mode.Enforce})
 	ctx := context.Background()
 	warn := &warnings{}
 	cfg := rest.CopyConfig(cp.Config)
@@ -335,7 +336,7 @@ func TestIntegration(t *testing.T) {
 	})
 
 	t.Run("a dry-run namespace gets warnings and an unchanged pod", func(t *testing.T) {
-		createNamespace(t, c, "staging", map[string]string{ModeKey: "dry-run"})
+		createNamespace(t, c, "staging", map[string]string{mode.Key: "dry-run"})
 		createRecommendation(t, c, seedRecommendation("staging"))
 		w.waitForRecommendation(t, "staging", "deployment-orders")
 		warn.take()
@@ -367,11 +368,11 @@ func TestIntegration(t *testing.T) {
 	})
 
 	t.Run("opted-out namespaces and pods are left alone", func(t *testing.T) {
-		createNamespace(t, c, "quiet", map[string]string{ModeKey: "off"})
+		createNamespace(t, c, "quiet", map[string]string{mode.Key: "off"})
 		createRecommendation(t, c, seedRecommendation("quiet"))
 		w.waitForRecommendation(t, "quiet", "deployment-orders")
 		optedOut := ownedPod("shop")
-		optedOut.Annotations = map[string]string{ModeKey: "off"}
+		optedOut.Annotations = map[string]string{mode.Key: "off"}
 		for _, p := range []*corev1.Pod{ownedPod("quiet"), optedOut} {
 			got, err := cs.CoreV1().Pods(p.Namespace).Create(ctx, p, metav1.CreateOptions{})
 			if err != nil {

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/headroom-dev/headroom/api/v1alpha1"
+	"github.com/headroom-dev/headroom/mode"
 )
 
 // ManifestChange is what Mutate did with one pod or pod template of a manifest.
@@ -247,7 +248,7 @@ func (c ManifestChange) Summary() string {
 		return b.String()
 	}
 	verb := "sized"
-	if r.Mode == ModeDryRun {
+	if r.Mode == mode.DryRun {
 		verb = "would size"
 	}
 	for _, ct := range r.Record.Containers {

@@ -1,17 +1,18 @@
 package webhook
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/headroom-dev/headroom/mode"
 )
 
-// Keys of the labels and annotations headroom reads and writes.
+// Keys of the annotations headroom reads and writes (the mode's is mode.Key).
 const (
-	// ModeKey is the namespace label and pod (template) annotation that selects the mode.
-	ModeKey = "headroom.dev/mode"
 	// ExcludeKey is the pod annotation listing containers headroom must not touch: "a,b".
 	ExcludeKey = "headroom.dev/exclude-containers"
 	// SizedKey is the annotation headroom writes in enforce mode: what it changed and why.
@@ -20,74 +21,14 @@ const (
 	WouldSizeKey = "headroom.dev/would-size"
 )
 
-// Mode says what headroom does with a pod.
-type Mode int
-
-// Modes, ordered from least to most invasive: a pod annotation can only lower the namespace's mode.
-const (
-	ModeOff     Mode = iota // leave the pod alone
-	ModeDryRun              // annotate and warn what would change, change nothing
-	ModeEnforce             // change limits, requests and -Xmx
-)
-
-func (m Mode) String() string {
-	switch m {
-	case ModeOff:
-		return "off"
-	case ModeDryRun:
-		return "dry-run"
-	case ModeEnforce:
-		return "enforce"
-	}
-	return fmt.Sprintf("Mode(%d)", int(m))
-}
-
-// ParseMode reads "enforce", "dry-run" or "off".
-func ParseMode(s string) (Mode, error) {
-	switch s {
-	case "enforce":
-		return ModeEnforce, nil
-	case "dry-run":
-		return ModeDryRun, nil
-	case "off":
-		return ModeOff, nil
-	}
-	return ModeOff, fmt.Errorf("mode %q is not one of enforce, dry-run, off", s)
-}
-
-// Set and Type let a Mode be a command-line flag.
-func (m *Mode) Set(s string) error {
-	v, err := ParseMode(s)
-	if err != nil {
-		return err
-	}
-	*m = v
-	return nil
-}
-
-// Type names the flag's value type in help output.
-func (m *Mode) Type() string { return "mode" }
-
-// resolveMode combines the namespace's mode (its label, or the default) with the pod's annotation.
-// The annotation can only lower the mode: a workload can go to dry-run or off, never from off or
-// dry-run to enforce, because the namespace owner's choice is the upper bound.
-func resolveMode(defaultMode Mode, ns NamespaceInfo, pod *corev1.Pod) (Mode, error) {
-	mode := defaultMode
-	if v, ok := ns.Labels[ModeKey]; ok {
-		m, err := ParseMode(v)
-		if err != nil {
-			return ModeDryRun, fmt.Errorf("namespace label %s: %w", ModeKey, err)
-		}
-		mode = m
-	}
-	if v, ok := pod.Annotations[ModeKey]; ok {
-		m, err := ParseMode(strings.TrimSpace(v))
-		if err != nil {
-			return min(mode, ModeDryRun), fmt.Errorf("pod annotation %s: %w", ModeKey, err)
-		}
-		mode = min(mode, m)
-	}
-	return mode, nil
+// resolveMode is the pod's mode: the namespace's (its label, or the default), lowered by the pod's
+// annotation (package mode). A value that is not a mode gives dry-run at most, and an error.
+func resolveMode(def mode.Mode, ns NamespaceInfo, pod *corev1.Pod) (mode.Mode, error) {
+	label, hasLabel := ns.Labels[mode.Key]
+	m, err := mode.Namespace(def, label, hasLabel)
+	annotation, hasAnnotation := pod.Annotations[mode.Key]
+	m, err2 := mode.Workload(m, annotation, hasAnnotation)
+	return m, errors.Join(err, err2)
 }
 
 // parseExclude reads the exclude-containers annotation: container names separated by commas.

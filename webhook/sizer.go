@@ -11,6 +11,7 @@ import (
 
 	"github.com/headroom-dev/headroom/api/v1alpha1"
 	"github.com/headroom-dev/headroom/internal/manifest"
+	"github.com/headroom-dev/headroom/mode"
 )
 
 // RequestPolicy says how memory requests follow a new limit.
@@ -26,7 +27,7 @@ const (
 // Policy is what the webhook and `headroom mutate` are configured with.
 type Policy struct {
 	// DefaultMode applies to namespaces without the headroom.dev/mode label.
-	DefaultMode Mode
+	DefaultMode mode.Mode
 	// SetMissingLimits gives a container without a memory limit the recommended limit and request.
 	// This changes the pod's QoS class on purpose (a BestEffort pod becomes Burstable, and so on).
 	// When false such a container keeps having no limit: a request it has is sized, a container
@@ -44,8 +45,8 @@ func (p Policy) Validate() error {
 	default:
 		return fmt.Errorf("requests policy %q is not one of recommendation, keep", p.Requests)
 	}
-	if p.DefaultMode < ModeOff || p.DefaultMode > ModeEnforce {
-		return fmt.Errorf("invalid default mode %v", p.DefaultMode)
+	if !p.DefaultMode.Valid() {
+		return fmt.Errorf("invalid default mode %q", p.DefaultMode)
 	}
 	return nil
 }
@@ -99,7 +100,7 @@ var Outcomes = []Outcome{OutcomeSized, OutcomeDryRun, OutcomeUnchanged, OutcomeN
 
 // Result says what Size decided.
 type Result struct {
-	Mode    Mode
+	Mode    mode.Mode
 	Outcome Outcome
 	// Changed is true when the pod's spec was changed (enforce mode only).
 	Changed bool
@@ -138,9 +139,9 @@ const (
 // reinvocation must not overwrite the record of the first pass). It never returns an error: every
 // problem leaves the spec unchanged and is said in the Result.
 func (s *Sizer) Size(pod *corev1.Pod, in Input) Result {
-	mode, err := resolveMode(s.Policy.DefaultMode, in.Namespace, pod)
-	res := Result{Mode: mode}
-	if mode == ModeOff {
+	m, err := resolveMode(s.Policy.DefaultMode, in.Namespace, pod)
+	res := Result{Mode: m}
+	if m == mode.Off {
 		res.Outcome = OutcomeOptedOut
 		return res
 	}
@@ -230,7 +231,7 @@ func (s *Sizer) Size(pod *corev1.Pod, in Input) Result {
 		res.Record.Containers = append(res.Record.Containers, plans[i].record)
 	}
 	switch {
-	case changed && mode == ModeEnforce:
+	case changed && m == mode.Enforce:
 		for i := range plans {
 			if plans[i].changed() {
 				plans[i].apply(targets[i])
@@ -280,7 +281,7 @@ func (r Result) skip(pod *corev1.Pod, o Outcome, why, detail string) Result {
 // annotate sets the mode's annotation unless headroom's annotation is there and nothing changed.
 func (r *Result) annotate(pod *corev1.Pod, changed bool) {
 	key := SizedKey
-	if r.Mode == ModeDryRun {
+	if r.Mode == mode.DryRun {
 		key = WouldSizeKey
 	}
 	if !changed {

@@ -7,6 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/headroom-dev/headroom/mode"
 )
 
 func TestResolveWorkload(t *testing.T) {
@@ -50,32 +52,32 @@ func TestResolveWorkload(t *testing.T) {
 
 func TestResolveMode(t *testing.T) {
 	for name, tc := range map[string]struct {
-		def        Mode
+		def        mode.Mode
 		nsLabel    string // "" = none
 		annotation string // "" = none
-		want       Mode
+		want       mode.Mode
 		wantErr    bool
 	}{
-		"no label: the default":                          {ModeEnforce, "", "", ModeEnforce, false},
-		"no label, default dry-run":                      {ModeDryRun, "", "", ModeDryRun, false},
-		"the namespace label wins over the default":      {ModeEnforce, "dry-run", "", ModeDryRun, false},
-		"a namespace can enforce over a dry-run default": {ModeDryRun, "enforce", "", ModeEnforce, false},
-		"a pod can go to dry-run":                        {ModeEnforce, "enforce", "dry-run", ModeDryRun, false},
-		"a pod can go off":                               {ModeEnforce, "", "off", ModeOff, false},
-		"a pod cannot go from dry-run to enforce":        {ModeEnforce, "dry-run", "enforce", ModeDryRun, false},
-		"a pod cannot go from off to enforce":            {ModeEnforce, "off", "enforce", ModeOff, false},
-		"an invalid namespace label: dry-run, error":     {ModeEnforce, "yes", "", ModeDryRun, true},
-		"an invalid pod annotation: at most dry-run":     {ModeEnforce, "", "enforced", ModeDryRun, true},
-		"an invalid pod annotation in an off namespace":  {ModeEnforce, "off", "bad", ModeOff, true},
+		"no label: the default":                          {mode.Enforce, "", "", mode.Enforce, false},
+		"no label, default dry-run":                      {mode.DryRun, "", "", mode.DryRun, false},
+		"the namespace label wins over the default":      {mode.Enforce, "dry-run", "", mode.DryRun, false},
+		"a namespace can enforce over a dry-run default": {mode.DryRun, "enforce", "", mode.Enforce, false},
+		"a pod can go to dry-run":                        {mode.Enforce, "enforce", "dry-run", mode.DryRun, false},
+		"a pod can go off":                               {mode.Enforce, "", "off", mode.Off, false},
+		"a pod cannot go from dry-run to enforce":        {mode.Enforce, "dry-run", "enforce", mode.DryRun, false},
+		"a pod cannot go from off to enforce":            {mode.Enforce, "off", "enforce", mode.Off, false},
+		"an invalid namespace label: dry-run, error":     {mode.Enforce, "yes", "", mode.DryRun, true},
+		"an invalid pod annotation: at most dry-run":     {mode.Enforce, "", "enforced", mode.DryRun, true},
+		"an invalid pod annotation in an off namespace":  {mode.Enforce, "off", "bad", mode.Off, true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			ns := NamespaceInfo{Name: "n"}
 			if tc.nsLabel != "" {
-				ns.Labels = map[string]string{ModeKey: tc.nsLabel}
+				ns.Labels = map[string]string{mode.Key: tc.nsLabel}
 			}
 			pod := &corev1.Pod{}
 			if tc.annotation != "" {
-				pod.Annotations = map[string]string{ModeKey: tc.annotation}
+				pod.Annotations = map[string]string{mode.Key: tc.annotation}
 			}
 			got, err := resolveMode(tc.def, ns, pod)
 			if got != tc.want || (err != nil) != tc.wantErr {

@@ -14,12 +14,12 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/headroom-dev/headroom/agent"
+	"github.com/headroom-dev/headroom/mode"
 	"github.com/headroom-dev/headroom/reclaim"
 )
 
 type agentOptions struct {
 	cfg         agent.Config
-	defaultMode string
 	cgroupRoot  string
 	metricsAddr string
 	healthAddr  string
@@ -32,6 +32,7 @@ type agentOptions struct {
 
 func newAgentCmd() *cobra.Command {
 	o := agentOptions{cfg: agent.DefaultConfig()}
+	o.cfg.DefaultMode = mode.DryRun // the safe default, as in the chart: events only until a namespace says enforce
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Node fallback: reclaim the page cache of this node's containers that near their memory limit",
@@ -67,7 +68,7 @@ Manual mode: agent --once --cgroup DIR acts on one cgroup directory, without Kub
 	f.BoolVar(&o.cfg.AllowDropCaches, "allow-drop-caches", false, "last resort: drop the node's whole page cache (echo 1 > drop_caches) when a targeted reclaim failed; hurts every pod on the node")
 	f.DurationVar(&o.cfg.DropCachesMinInterval, "drop-caches-min-interval", o.cfg.DropCachesMinInterval, "least time between two node-wide drop_caches")
 	// dry-run by default, as in the chart: events only until a namespace says enforce.
-	f.StringVar(&o.defaultMode, "default-mode", string(agent.ModeDryRun), "mode for pods in namespaces without a headroom.dev/mode label: enforce, dry-run (events only) or off")
+	f.Var(&o.cfg.DefaultMode, "default-mode", "mode for pods in namespaces without a headroom.dev/mode label: enforce, dry-run (events only) or off")
 	f.StringSliceVar(&o.cfg.ExcludeNamespaces, "exclude-namespaces", o.cfg.ExcludeNamespaces, "never act on pods in these namespaces, whatever their mode (comma-separated; the chart adds the release namespace)")
 	f.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the /metrics endpoint; 0 disables it")
 	f.StringVar(&o.healthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz; 0 disables them")
@@ -83,11 +84,6 @@ func runAgent(o agentOptions) error {
 	if err != nil {
 		return err
 	}
-	mode, err := agent.ParseMode(o.defaultMode)
-	if err != nil {
-		return fmt.Errorf("--default-mode: %w", err)
-	}
-	o.cfg.DefaultMode = mode
 	if err := o.cfg.Validate(); err != nil {
 		return err
 	}

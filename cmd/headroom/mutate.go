@@ -8,13 +8,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/headroom-dev/headroom/mode"
 	"github.com/headroom-dev/headroom/webhook"
 )
 
 func newMutateCmd() *cobra.Command {
 	var (
 		file, recsFile, policyFile string
-		mode                       = webhook.ModeEnforce
+		mutateMode                 = mode.Enforce
 	)
 	cmd := &cobra.Command{
 		Use:   "mutate -f FILE --recommendations FILE",
@@ -30,16 +31,16 @@ The output is re-serialized: keys are sorted and comments are dropped.`,
 			if file == "" || recsFile == "" {
 				return errors.New("-f and --recommendations are required")
 			}
-			if mode == webhook.ModeOff {
+			if mutateMode == mode.Off {
 				return errors.New("--mode: enforce or dry-run")
 			}
-			policy := webhook.Policy{DefaultMode: mode, Requests: webhook.RequestsRecommendation}
+			policy := webhook.Policy{DefaultMode: mutateMode, Requests: webhook.RequestsRecommendation}
 			if policyFile != "" {
 				f, err := os.Open(policyFile)
 				if err != nil {
 					return err
 				}
-				policy, err = webhook.DecodePolicy(f, mode)
+				policy, err = webhook.DecodePolicy(f, mutateMode)
 				f.Close()
 				if err != nil {
 					return fmt.Errorf("%s: %w", policyFile, err)
@@ -74,6 +75,6 @@ The output is re-serialized: keys are sorted and comments are dropped.`,
 	f.StringVarP(&file, "filename", "f", "", "manifests to size (- for stdin)")
 	f.StringVar(&recsFile, "recommendations", "", "MemoryRecommendations (YAML or JSON, as headroom recommend prints them)")
 	f.StringVar(&policyFile, "policy", "", "headroom policy file (config/policy/policy.yaml format; addMissingLimit and request apply here)")
-	f.Var(&mode, "mode", "enforce (change the manifests) or dry-run (only annotate what would change); a namespace's label in the input wins")
+	f.Var(&mutateMode, "mode", "enforce (change the manifests) or dry-run (only annotate what would change); a namespace's label in the input wins")
 	return cmd
 }

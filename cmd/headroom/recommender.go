@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 
 	"github.com/headroom-dev/headroom/history"
+	"github.com/headroom-dev/headroom/mode"
 	"github.com/headroom-dev/headroom/recommender"
 	"github.com/headroom-dev/headroom/report"
 	"github.com/headroom-dev/headroom/sizing"
@@ -34,7 +35,7 @@ type recommenderOptions struct {
 }
 
 func newRecommenderCmd() *cobra.Command {
-	o := recommenderOptions{opts: recommender.Options{Interval: time.Hour, Workers: 4, WriteWorkers: 8, DefaultMode: recommender.ModeDryRun}}
+	o := recommenderOptions{opts: recommender.Options{Interval: time.Hour, Workers: 4, WriteWorkers: 8, DefaultMode: mode.DryRun}}
 	cmd := &cobra.Command{
 		Use:   "recommender --prometheus-url URL",
 		Short: "Keep one MemoryRecommendation per workload up to date from Prometheus history",
@@ -73,7 +74,7 @@ is a 404; before its first cycle, and on a replica that does not lead, every req
 	f.IntVar(&o.opts.WriteWorkers, "write-workers", o.opts.WriteWorkers, "MemoryRecommendation writes in parallel")
 	f.StringSliceVar(&o.namespaces, "namespaces", nil, "serve only these namespaces (comma-separated; default: all)")
 	f.StringSliceVar(&o.excluding, "exclude-namespaces", nil, "never serve these namespaces (comma-separated)")
-	f.StringVar(&o.opts.DefaultMode, "default-mode", o.opts.DefaultMode, "mode of namespaces without a headroom.dev/mode label: enforce or dry-run (served), or off (not served)")
+	f.Var(&o.opts.DefaultMode, "default-mode", "mode of namespaces without a headroom.dev/mode label: enforce or dry-run (served), or off (not served)")
 	f.Var(&o.lookback, "lookback", "history to read, e.g. 7d (default: the policy's lookback)")
 	f.Var(&o.step, "step", "query resolution: each sample is the maximum over one step (default: lookback/672, 15m for 7d)")
 	f.BoolVar(&o.once, "once", false, "run one cycle and exit (non-zero when it could not read history or write everything)")

@@ -13,17 +13,19 @@ import (
 
 	"github.com/headroom-dev/headroom/history"
 	"github.com/headroom-dev/headroom/internal/inventory"
+	"github.com/headroom-dev/headroom/mode"
 	"github.com/headroom-dev/headroom/report"
 )
 
 type reportOptions struct {
 	historyFlags
-	output, out, defaultMode string
-	cluster                  bool
+	output, out string
+	defaultMode mode.Mode
+	cluster     bool
 }
 
 func newReportCmd() *cobra.Command {
-	o := reportOptions{cluster: true}
+	o := reportOptions{cluster: true, defaultMode: mode.DryRun}
 	cmd := &cobra.Command{
 		Use:   "report (--history FILE | --prometheus-url URL) (-n NAMESPACE | -A)",
 		Short: "Show what is happening to memory, what headroom would change and why (dry-run report)",
@@ -55,7 +57,7 @@ with a chart per container).`,
 		filename:      "manifests with the workloads' current resources and JVM options (file, directory or -); the cluster is not read",
 	})
 	f.BoolVar(&o.cluster, "cluster", o.cluster, "without -f, read current specs, modes and MemoryRecommendations from the cluster when one is configured")
-	f.StringVar(&o.defaultMode, "default-mode", report.ModeDryRun, "mode of namespaces without a headroom.dev/mode label (the chart's defaultMode): enforce, dry-run or off")
+	f.Var(&o.defaultMode, "default-mode", "mode of namespaces without a headroom.dev/mode label (the chart's defaultMode): enforce, dry-run or off")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table, json, csv or html")
 	f.StringVar(&o.out, "out", "", "write the report to this file instead of standard output")
 	addKubeconfigFlag(cmd)
@@ -67,11 +69,6 @@ func runReport(cmd *cobra.Command, o reportOptions) error {
 	case "table", "json", "csv", "html":
 	default:
 		return fmt.Errorf("-o %s: want table, json, csv or html", o.output)
-	}
-	switch o.defaultMode {
-	case report.ModeEnforce, report.ModeDryRun, report.ModeOff:
-	default:
-		return fmt.Errorf("--default-mode %s: want enforce, dry-run or off", o.defaultMode)
 	}
 	src, w, policy, err := o.open()
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/headroom-dev/headroom/internal/manifest"
 	"github.com/headroom-dev/headroom/internal/scenario"
 	"github.com/headroom-dev/headroom/internal/testenv"
+	"github.com/headroom-dev/headroom/mode"
 	"github.com/headroom-dev/headroom/report"
 )
 
@@ -338,7 +339,7 @@ func TestReportOptOutAndHistoryOnly(t *testing.T) {
 
 	t.Run("a workload annotated off", func(t *testing.T) {
 		got := rows(t, "-f", annotate(t, "        headroom.dev/mode: \"off\"\n"))
-		if got[0].Action != report.ActionOptedOut || got[0].Mode != report.ModeOff {
+		if got[0].Action != report.ActionOptedOut || got[0].Mode != mode.Off {
 			t.Errorf("row = %s in %s", got[0].Action, got[0].Mode)
 		}
 	})
@@ -350,7 +351,7 @@ func TestReportOptOutAndHistoryOnly(t *testing.T) {
 	})
 	t.Run("a namespace in enforce mode", func(t *testing.T) {
 		got := rows(t, "-f", manifests, "--default-mode", "enforce")
-		if got[0].Mode != report.ModeEnforce || got[0].Action != report.ActionRaise || got[0].Replicas != 2 {
+		if got[0].Mode != mode.Enforce || got[0].Action != report.ActionRaise || got[0].Replicas != 2 {
 			t.Errorf("row = %s in %s, %d replicas", got[0].Action, got[0].Mode, got[0].Replicas)
 		}
 	})
@@ -385,7 +386,7 @@ func TestReportOutFileAndErrors(t *testing.T) {
 		"no namespace":              {[]string{"--history", hist}, "give -n NAMESPACE or -A"},
 		"both -n and -A":            {[]string{"--history", hist, "-n", "x", "-A"}, "give -n NAMESPACE or -A"},
 		"a bad output format":       {[]string{"--history", hist, "-A", "-o", "yaml"}, "-o yaml: want table, json, csv or html"},
-		"a bad default mode":        {[]string{"--history", hist, "-A", "--default-mode", "audit"}, "--default-mode audit"},
+		"a bad default mode":        {[]string{"--history", hist, "-A", "--default-mode", "audit"}, `invalid argument "audit" for "--default-mode" flag`},
 		"a bad end":                 {[]string{"--history", hist, "-A", "--end", "soon"}, "--end"},
 		"a missing manifest":        {[]string{"--history", hist, "-A", "-f", hist + ".yaml"}, "read manifests"},
 		"a missing history file":    {[]string{"--history", hist + ".missing", "-A"}, "no such file"},
@@ -464,7 +465,7 @@ func TestReportFromCluster(t *testing.T) {
 	if len(r.Namespaces) != 1 || len(r.Namespaces[0].Rows) != 1 {
 		t.Fatalf("report = %s", out)
 	}
-	if got := r.Namespaces[0].Mode; got != report.ModeEnforce {
+	if got := r.Namespaces[0].Mode; got != mode.Enforce {
 		t.Errorf("namespace mode = %q, want the label's enforce", got)
 	}
 	row := r.Namespaces[0].Rows[0]

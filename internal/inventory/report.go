@@ -10,15 +10,14 @@ import (
 	"github.com/headroom-dev/headroom/history"
 	"github.com/headroom-dev/headroom/internal/manifest"
 	"github.com/headroom-dev/headroom/jvm"
+	"github.com/headroom-dev/headroom/mode"
 	"github.com/headroom-dev/headroom/report"
 	"github.com/headroom-dev/headroom/sizing"
 )
 
-// Keys of the namespace label and pod-template annotations the report reads (the webhook's).
-const (
-	ModeKey    = "headroom.dev/mode"
-	ExcludeKey = "headroom.dev/exclude-containers"
-)
+// ExcludeKey is the pod-template annotation naming containers headroom leaves alone (the
+// webhook's); the mode's is mode.Key.
+const ExcludeKey = "headroom.dev/exclude-containers"
 
 // Specs are the workloads' current pod templates and what goes with them, from manifests or from
 // the cluster: what the report joins with history. A nil *Specs is "no specs": the report then
@@ -62,18 +61,14 @@ func (s *Specs) Namespaces() []string {
 // NamespaceInput joins one namespace's history with its workloads' specs: every workload history
 // knows (bare pods aside), then the workloads only the specs know, by kind and name. defaultMode
 // is the mode of a namespace without a headroom.dev/mode label.
-func (s *Specs) NamespaceInput(ns string, h *history.Namespace, defaultMode string) report.NamespaceInput {
+func (s *Specs) NamespaceInput(ns string, h *history.Namespace, defaultMode mode.Mode) report.NamespaceInput {
 	if s == nil {
 		s = &Specs{}
 	}
 	in := report.NamespaceInput{Name: ns, Mode: defaultMode}
 	if s.cluster != nil {
-		if v, ok := s.cluster.Labels[ModeKey]; ok {
-			in.Mode = v
-			if v != report.ModeEnforce && v != report.ModeOff {
-				in.Mode = report.ModeDryRun // the webhook treats a label it cannot read as dry-run
-			}
-		}
+		label, ok := s.cluster.Labels[mode.Key]
+		in.Mode, _ = mode.Namespace(defaultMode, label, ok) // as the webhook reads it
 	}
 	seen := map[history.WorkloadKey]bool{}
 	for _, wl := range h.Workloads {
@@ -108,7 +103,7 @@ func (s *Specs) workloadInput(key history.WorkloadKey, containers []sizing.Conta
 	}
 	if mw != nil {
 		if mw.PodMeta != nil {
-			wl.Mode = mw.PodMeta.Annotations[ModeKey]
+			wl.Mode = mw.PodMeta.Annotations[mode.Key]
 			for name := range strings.SplitSeq(mw.PodMeta.Annotations[ExcludeKey], ",") {
 				if name = strings.TrimSpace(name); name != "" {
 					wl.Exclude = append(wl.Exclude, name)

@@ -13,6 +13,7 @@ import (
 	"github.com/headroom-dev/headroom/history"
 	"github.com/headroom-dev/headroom/internal/inventory"
 	"github.com/headroom-dev/headroom/internal/manifest"
+	"github.com/headroom-dev/headroom/mode"
 	"github.com/headroom-dev/headroom/report"
 	"github.com/headroom-dev/headroom/sizing"
 )
@@ -23,18 +24,18 @@ func TestSpecsNamespaceMode(t *testing.T) {
 	}
 	tests := map[string]struct {
 		specs *inventory.Specs
-		want  string
+		want  mode.Mode
 	}{
-		"no specs: the default mode":                        {nil, report.ModeEnforce},
-		"manifests: the default mode":                       {inventory.ManifestSpecs(nil), report.ModeEnforce},
-		"a namespace without the label: the default mode":   {cluster(map[string]string{}), report.ModeEnforce},
-		"a namespace that does not exist: the default mode": {cluster(nil), report.ModeEnforce},
-		"the label": {cluster(map[string]string{inventory.ModeKey: report.ModeOff}), report.ModeOff},
-		"a label the webhook cannot read counts as dry-run": {cluster(map[string]string{inventory.ModeKey: "audit"}), report.ModeDryRun},
+		"no specs: the default mode":                        {nil, mode.Enforce},
+		"manifests: the default mode":                       {inventory.ManifestSpecs(nil), mode.Enforce},
+		"a namespace without the label: the default mode":   {cluster(map[string]string{}), mode.Enforce},
+		"a namespace that does not exist: the default mode": {cluster(nil), mode.Enforce},
+		"the label": {cluster(map[string]string{mode.Key: string(mode.Off)}), mode.Off},
+		"a label the webhook cannot read counts as dry-run": {cluster(map[string]string{mode.Key: "audit"}), mode.DryRun},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			got := tt.specs.NamespaceInput("shop", &history.Namespace{Name: "shop"}, report.ModeEnforce)
+			got := tt.specs.NamespaceInput("shop", &history.Namespace{Name: "shop"}, mode.Enforce)
 			if got.Mode != tt.want {
 				t.Errorf("mode = %s, want %s", got.Mode, tt.want)
 			}
@@ -49,7 +50,7 @@ func TestSpecsNamespaceInput(t *testing.T) {
 	three := int32(3)
 	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "orders", Namespace: "shop"},
 		Spec: appsv1.DeploymentSpec{Replicas: &three, Template: template(map[string]string{
-			inventory.ModeKey: "dry-run", inventory.ExcludeKey: " proxy, ,sidecar"})}}
+			mode.Key: "dry-run", inventory.ExcludeKey: " proxy, ,sidecar"})}}
 	dep.Spec.Template.Spec.Containers = append(dep.Spec.Template.Spec.Containers, dep.Spec.Template.Spec.Containers[0])
 	dep.Spec.Template.Spec.Containers[1].Name = "proxy"
 	db := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "shop"}, Spec: appsv1.StatefulSetSpec{Template: template(nil)}}
@@ -57,7 +58,7 @@ func TestSpecsNamespaceInput(t *testing.T) {
 	updated := metav1.NewTime(time.Date(2026, 11, 19, 12, 0, 0, 0, time.UTC))
 	ns := &inventory.Namespace{
 		Name:   "shop",
-		Labels: map[string]string{inventory.ModeKey: "enforce"},
+		Labels: map[string]string{mode.Key: "enforce"},
 		Workloads: []manifest.Workload{
 			{Kind: "Deployment", Name: "orders", Object: dep, PodMeta: &dep.Spec.Template.ObjectMeta, PodSpec: &dep.Spec.Template.Spec},
 			{Kind: "StatefulSet", Name: "db", Object: db, PodMeta: &db.Spec.Template.ObjectMeta, PodSpec: &db.Spec.Template.Spec},
@@ -75,7 +76,7 @@ func TestSpecsNamespaceInput(t *testing.T) {
 		{Key: history.WorkloadKey{Namespace: "shop", Kind: "Pod", Name: "debug"}, Containers: []sizing.Container{{Name: "sh"}}},
 	}}
 
-	got := inventory.ClusterSpecs(ns).NamespaceInput("shop", h, report.ModeDryRun)
+	got := inventory.ClusterSpecs(ns).NamespaceInput("shop", h, mode.DryRun)
 
 	type container struct {
 		Name, Source        string
@@ -116,7 +117,7 @@ func TestSpecsNamespaceInput(t *testing.T) {
 			{Name: "app", Source: report.SourceCluster, Limit: 3000 << 20, LimitRange: 8 << 30, JVM: true},
 		}},
 	}
-	if got.Name != "shop" || got.Mode != report.ModeEnforce {
+	if got.Name != "shop" || got.Mode != mode.Enforce {
 		t.Errorf("namespace %s in %s", got.Name, got.Mode)
 	}
 	if diff := cmp.Diff(want, gotW); diff != "" {
