@@ -42,31 +42,29 @@ func ContainerStatus(r Result) v1alpha1.ContainerRecommendation {
 	if r.Err != nil || !rec.Changed {
 		return c
 	}
-	if rec.Limit > 0 {
-		c.Limit = resource.NewQuantity(rec.Limit, resource.BinarySI)
-	}
-	if rec.Request > 0 {
-		c.Request = resource.NewQuantity(rec.Request, resource.BinarySI)
-	}
-	if rec.Xmx > 0 {
-		c.Xmx = jvm.FormatSize(rec.Xmx)
-	}
+	c.Limit, c.Request, c.Xmx = quantity(rec.Limit), quantity(rec.Request), xmx(rec.Xmx)
 	return c
 }
 
 // currentStatus maps what the pod template said; a zero size is "not set".
 func currentStatus(cur sizing.Current) *v1alpha1.ContainerCurrent {
-	out := &v1alpha1.ContainerCurrent{}
-	if cur.Limit > 0 {
-		out.Limit = resource.NewQuantity(cur.Limit, resource.BinarySI)
+	return &v1alpha1.ContainerCurrent{Limit: quantity(cur.Limit), Request: quantity(cur.Request), Xmx: xmx(cur.Xmx)}
+}
+
+// quantity is a size in bytes as the API spells it; nil ("not set") when it is not positive.
+func quantity(b int64) *resource.Quantity {
+	if b <= 0 {
+		return nil
 	}
-	if cur.Request > 0 {
-		out.Request = resource.NewQuantity(cur.Request, resource.BinarySI)
+	return resource.NewQuantity(b, resource.BinarySI)
+}
+
+// xmx is a heap size as the JVM spells it (e.g. "320m"); "" when it is not positive.
+func xmx(b int64) string {
+	if b <= 0 {
+		return ""
 	}
-	if cur.Xmx > 0 {
-		out.Xmx = jvm.FormatSize(cur.Xmx)
-	}
-	return out
+	return jvm.FormatSize(b)
 }
 
 // Observed maps the observed figures.

@@ -72,36 +72,9 @@ func loadCase(t *testing.T, dir string) goldenCase {
 		decodeYAML(t, b, &c.namespace)
 	}
 	c.store.Namespaces = []corev1.Namespace{c.namespace}
-	if b, ok := readOptional(t, filepath.Join(dir, "recommendation.yaml")); ok {
-		for _, doc := range splitYAML(t, b) {
-			var rec v1alpha1.MemoryRecommendation
-			decodeYAML(t, doc, &rec)
-			if rec.Namespace == "" {
-				rec.Namespace = ns
-			}
-			c.store.Recommendations = append(c.store.Recommendations, rec)
-		}
-	}
-	if b, ok := readOptional(t, filepath.Join(dir, "limitranges.yaml")); ok {
-		for _, doc := range splitYAML(t, b) {
-			var lr corev1.LimitRange
-			decodeYAML(t, doc, &lr)
-			if lr.Namespace == "" {
-				lr.Namespace = ns
-			}
-			c.store.LimitRangeList = append(c.store.LimitRangeList, lr)
-		}
-	}
-	if b, ok := readOptional(t, filepath.Join(dir, "quotas.yaml")); ok {
-		for _, doc := range splitYAML(t, b) {
-			var q corev1.ResourceQuota
-			decodeYAML(t, doc, &q)
-			if q.Namespace == "" {
-				q.Namespace = ns
-			}
-			c.store.QuotaList = append(c.store.QuotaList, q)
-		}
-	}
+	c.store.Recommendations = readObjects[v1alpha1.MemoryRecommendation](t, filepath.Join(dir, "recommendation.yaml"), ns)
+	c.store.LimitRangeList = readObjects[corev1.LimitRange](t, filepath.Join(dir, "limitranges.yaml"), ns)
+	c.store.QuotaList = readObjects[corev1.ResourceQuota](t, filepath.Join(dir, "quotas.yaml"), ns)
 	if b, ok := readOptional(t, filepath.Join(dir, "policy.yaml")); ok {
 		p, err := DecodePolicy(bytes.NewReader(b), mode.Enforce)
 		if err != nil {
@@ -305,6 +278,29 @@ func readFile(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// readObjects decodes every YAML document of an optional file; an object without a namespace gets ns.
+func readObjects[T any, P interface {
+	*T
+	GetNamespace() string
+	SetNamespace(string)
+}](t testing.TB, path, ns string) []T {
+	t.Helper()
+	b, ok := readOptional(t, path)
+	if !ok {
+		return nil
+	}
+	var out []T
+	for _, doc := range splitYAML(t, b) {
+		var obj T
+		decodeYAML(t, doc, &obj)
+		if p := P(&obj); p.GetNamespace() == "" {
+			p.SetNamespace(ns)
+		}
+		out = append(out, obj)
+	}
+	return out
 }
 
 func readOptional(t testing.TB, name string) ([]byte, bool) {

@@ -420,7 +420,7 @@ type podTotals struct {
 }
 
 // podMemory aggregates memory limits and requests over the pod's containers the way LimitRanger
-// does (plugin/pkg/admission/limitranger podRequests/podLimits), with the planned values for targets.
+// does (manifest.Aggregate), with the planned values for targets.
 func podMemory(pod *corev1.Pod, targets []*corev1.Container, plans []plan) podTotals {
 	value := func(c *corev1.Container, limit bool) (resource.Quantity, bool) {
 		for i, t := range targets {
@@ -444,38 +444,9 @@ func podMemory(pod *corev1.Pod, targets []*corev1.Container, plans []plan) podTo
 		return q, ok
 	}
 	aggregate := func(limit bool) *resource.Quantity {
-		var sum, sidecars, inits resource.Quantity
-		seen := false
-		for i := range pod.Spec.Containers {
-			if q, ok := value(&pod.Spec.Containers[i], limit); ok {
-				sum.Add(q)
-				seen = true
-			}
-		}
-		for i := range pod.Spec.InitContainers {
-			c := &pod.Spec.InitContainers[i]
-			q, ok := value(c, limit)
-			if !ok {
-				continue
-			}
-			seen = true
-			cur := sidecars.DeepCopy()
-			if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
-				sum.Add(q)
-				sidecars.Add(q)
-				cur = sidecars.DeepCopy()
-			} else {
-				cur.Add(q)
-			}
-			if cur.Cmp(inits) > 0 {
-				inits = cur
-			}
-		}
-		if !seen {
+		sum, ok := manifest.Aggregate(&pod.Spec, func(c *corev1.Container) (resource.Quantity, bool) { return value(c, limit) })
+		if !ok {
 			return nil
-		}
-		if inits.Cmp(sum) > 0 {
-			sum = inits
 		}
 		return &sum
 	}

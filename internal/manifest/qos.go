@@ -144,11 +144,10 @@ func podLevelQOS(spec *corev1.PodSpec) corev1.PodQOSClass {
 	return requirementsQOS(&r, false)
 }
 
-// aggregate is resourcehelper's aggregateContainerResourcesByFn for one resource: the containers and
-// sidecars add up, an init container counts with the sidecars started before it, the larger wins.
-// Container requests are taken as defaulted. ok is false when no container sets the resource.
+// aggregate is Aggregate for one resource of the containers' own values. Container requests are
+// taken as defaulted.
 func aggregate(spec *corev1.PodSpec, name corev1.ResourceName, limits bool) (resource.Quantity, bool) {
-	value := func(c *corev1.Container) (resource.Quantity, bool) {
+	return Aggregate(spec, func(c *corev1.Container) (resource.Quantity, bool) {
 		if !limits {
 			if q, ok := c.Resources.Requests[name]; ok {
 				return q, true
@@ -156,7 +155,14 @@ func aggregate(spec *corev1.PodSpec, name corev1.ResourceName, limits bool) (res
 		}
 		q, ok := c.Resources.Limits[name]
 		return q, ok
-	}
+	})
+}
+
+// Aggregate adds up one value per container the way Kubernetes sums a pod's resources
+// (resourcehelper's aggregateContainerResourcesByFn, as LimitRanger and ResourceQuota count them):
+// the containers and sidecars add up, an init container counts with the sidecars started before
+// it, the larger of the two wins. ok is false when value has nothing for any container.
+func Aggregate(spec *corev1.PodSpec, value func(*corev1.Container) (resource.Quantity, bool)) (resource.Quantity, bool) {
 	var sum, sidecars, inits resource.Quantity
 	seen := false
 	for i := range spec.Containers {
@@ -168,13 +174,10 @@ func aggregate(spec *corev1.PodSpec, name corev1.ResourceName, limits bool) (res
 	for i := range spec.InitContainers {
 		c := &spec.InitContainers[i]
 		q, ok := value(c)
-		if !ok {
-			q = resource.Quantity{}
-		}
 		seen = seen || ok
 		cur := sidecars.DeepCopy()
 		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
-			sum.Add(q)
+			sum.Add(q) // a zero Quantity when not set
 			sidecars.Add(q)
 			cur = sidecars.DeepCopy()
 		} else {
