@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -99,7 +101,22 @@ type listView struct {
 // quantityText is a quantity as written: a JSON string, or a number (YAML manifests have them).
 type quantityText string
 
-// UnmarshalJSON accepts both forms (the decoder and the tests' encoding/json oracle call it).
+// UnmarshalJSONFrom accepts both forms straight from the decoder's token (decode.go), without
+// the copy and the encoding/json pass UnmarshalJSON costs.
+func (q *quantityText) UnmarshalJSONFrom(d *jsontext.Decoder) error {
+	tok, err := d.ReadToken()
+	if err != nil {
+		return err
+	}
+	switch tok.Kind() {
+	case '"', '0':
+		*q = quantityText(tok.String()) // a number's String is its text as written
+		return nil
+	}
+	return fmt.Errorf("quantity must be a string or a number, got %s", tok.Kind())
+}
+
+// UnmarshalJSON accepts both forms (the tests' encoding/json oracle calls it).
 func (q *quantityText) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] == '"' {
 		var s string

@@ -227,11 +227,13 @@ func (s *Sizer) Size(pod *corev1.Pod, in Input) Result {
 		}
 	}
 
+	res.Record.Containers = make([]ContainerRecord, len(plans))
 	for i := range plans {
-		res.Record.Containers = append(res.Record.Containers, plans[i].record)
+		res.Record.Containers[i] = plans[i].record
 	}
 	switch {
 	case changed && m == mode.Enforce:
+		res.changes = make([]change, 0, len(plans))
 		for i := range plans {
 			if plans[i].changed() {
 				plans[i].apply(targets[i])
@@ -473,11 +475,35 @@ func (s *Sizer) qosCheck(pod *corev1.Pod, before corev1.PodQOSClass, targets []*
 			return nil
 		}
 	}
+	// Only memory changes here, never to nothing, and a Guaranteed pod's requests follow its
+	// limits: the one move left is Burstable to Guaranteed, which needs every container's CPU
+	// request equal to its limit already (or pod-level resources). Other pods need no copy.
+	if before != corev1.PodQOSBurstable || pod.Spec.Resources == nil && !cpuGuaranteed(&pod.Spec) {
+		return nil
+	}
 	after := manifest.QOSClass(plannedSpec(pod, targets, plans))
 	if after != before {
 		return fmt.Errorf("qos: the changes would make the pod %s instead of %s", after, before)
 	}
 	return nil
+}
+
+// cpuGuaranteed reports whether every container has a non-zero CPU limit and a CPU request equal
+// to it (or none, which defaults to it).
+func cpuGuaranteed(spec *corev1.PodSpec) bool {
+	for _, list := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+		for i := range list {
+			r := &list[i].Resources
+			l, ok := r.Limits[corev1.ResourceCPU]
+			if !ok || l.IsZero() {
+				return false
+			}
+			if q, ok := r.Requests[corev1.ResourceCPU]; ok && !q.Equal(l) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // plannedSpec returns a shallow copy of the pod's spec with the planned memory limits and requests;
