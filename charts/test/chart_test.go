@@ -245,8 +245,9 @@ func TestRenderedObjects(t *testing.T) {
 	}
 }
 
-// The agent acts 5 points below the policy's alert line unless agent.threshold says otherwise, and a
-// threshold at or above the alert line, or a target at or above the threshold, fails the render.
+// The agent acts 5 points below the policy's alert line and reclaims down to 20 points below it unless
+// agent.threshold and agent.target say otherwise, and a threshold at or above the alert line, or a
+// target at or above the threshold, fails the render.
 func TestAgentThresholdFollowsThePolicy(t *testing.T) {
 	agentArgs := func(t *testing.T, args ...string) []string {
 		objs := typed(t, decode(t, render(t, goldenRelease, goldenNamespace, append([]string{"--set", "agent.enabled=true"}, args...)...)))
@@ -261,6 +262,9 @@ func TestAgentThresholdFollowsThePolicy(t *testing.T) {
 		"an explicit agent.threshold wins":           {[]string{"--set-json", "policy.targetUtilization=0.9", "--set-json", "agent.threshold=0.8"}, "--threshold=0.8"},
 		"agent.threshold null is the policy's again": {[]string{"--set-json", "policy.targetUtilization=0.9", "--set-json", "agent.threshold=null"}, "--threshold=0.85"},
 		"a lower policy with a lower target":         {[]string{"--set-json", "policy.targetUtilization=0.7", "--set-json", "agent.target=0.5"}, "--threshold=0.65"},
+		"the target follows the policy too":          {nil, "--target=0.6"},
+		"a lower policy lowers the target":           {[]string{"--set-json", "policy.targetUtilization=0.6"}, "--target=0.4"},
+		"an explicit agent.target wins":              {[]string{"--set-json", "agent.target=0.5"}, "--target=0.5"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if args := agentArgs(t, c.args...); !slices.Contains(args, c.want) {
@@ -276,7 +280,7 @@ func TestAgentThresholdFollowsThePolicy(t *testing.T) {
 			"agent.threshold 0.8 must be below policy.targetUtilization 0.8"},
 		"a threshold above the alert line": {[]string{"--set-json", "policy.targetUtilization=0.7", "--set-json", "agent.threshold=0.75"},
 			"agent.threshold 0.75 must be below policy.targetUtilization 0.7"},
-		"a target above the threshold the policy gives": {[]string{"--set-json", "policy.targetUtilization=0.6"},
+		"a target above the threshold the policy gives": {[]string{"--set-json", "policy.targetUtilization=0.6", "--set-json", "agent.target=0.6"},
 			"agent.target 0.6 must be below the agent's threshold 0.55"},
 		"a target at an explicit threshold": {[]string{"--set-json", "agent.threshold=0.6"},
 			"agent.target 0.6 must be below the agent's threshold 0.6"},

@@ -567,7 +567,7 @@ func checkAgent(t *testing.T, v map[string]any, n names, ns string, objs objects
 	// release namespace.
 	exclude := "--exclude-namespaces=" + strings.Join(excluded(t, v, "webhook.namespaceSelector.excludeNamespaces", ns), ",")
 	for _, want := range []string{"agent", "--cgroup-root=/host/sys/fs/cgroup", "--threshold=" + agentThreshold(t, v),
-		"--target=" + fmt.Sprint(val(t, v, "agent.target")), "--default-mode=" + valString(t, v, "defaultMode"), exclude} {
+		"--target=" + agentTarget(t, v), "--default-mode=" + valString(t, v, "defaultMode"), exclude} {
 		if !slices.Contains(c.Args, want) {
 			t.Errorf("agent args %v lack %s", c.Args, want)
 		}
@@ -589,6 +589,16 @@ func agentThreshold(t testing.TB, v map[string]any) string {
 		th = math.Round((toFloat(val(t, v, "policy.targetUtilization"))-0.05)*1e4) / 1e4
 	}
 	return fmt.Sprint(th)
+}
+
+// agentTarget is agent.target, or 20 points below policy.targetUtilization when unset.
+func agentTarget(t testing.TB, v map[string]any) string {
+	t.Helper()
+	target := val(t, v, "agent.target")
+	if target == nil {
+		target = math.Round((toFloat(val(t, v, "policy.targetUtilization"))-0.20)*1e4) / 1e4
+	}
+	return fmt.Sprint(target)
 }
 
 // excluded is the namespace list at path with the release namespace added, in order, once.

@@ -95,6 +95,18 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{/*
+The agent's target: what a reclaim brings usage down to. agent.target when set, else 20 points below
+the policy's alert line (0.60 with the default 0.8), the rule headroom backtest models the agent with.
+*/}}
+{{- define "headroom.agent.target" -}}
+{{- if kindIs "invalid" .Values.agent.target -}}
+{{- round (subf (float64 .Values.policy.targetUtilization) 0.20) 2 -}}
+{{- else -}}
+{{- float64 .Values.agent.target -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 The agent's threshold. It acts 5 points below the policy's alert line (DESIGN.md 1.6), so limits sized
 for targetUtilization and the agent together keep usage under it: the threshold follows the policy
 unless agent.threshold is set. It must stay below targetUtilization (else the alert fires before the
@@ -103,16 +115,16 @@ otherwise.
 */}}
 {{- define "headroom.agent.threshold" -}}
 {{- $utilization := float64 .Values.policy.targetUtilization -}}
-{{- $threshold := subf $utilization 0.05 -}}
+{{- $threshold := round (subf $utilization 0.05) 2 -}}
 {{- if not (kindIs "invalid" .Values.agent.threshold) -}}
 {{- $threshold = float64 .Values.agent.threshold -}}
 {{- end -}}
-{{- $target := float64 .Values.agent.target -}}
+{{- $target := include "headroom.agent.target" . | float64 -}}
 {{- if ge $threshold $utilization -}}
 {{- fail (printf "agent.threshold %v must be below policy.targetUtilization %v: the agent must reclaim cache before usage reaches the alert line" $threshold $utilization) -}}
 {{- end -}}
 {{- if ge $target $threshold -}}
-{{- fail (printf "agent.target %v must be below the agent's threshold %v (agent.threshold, or policy.targetUtilization - 0.05 when unset)" $target $threshold) -}}
+{{- fail (printf "agent.target %v must be below the agent's threshold %v (agent.threshold, or policy.targetUtilization - 0.05 when unset; agent.target is policy.targetUtilization - 0.20 when unset)" $target $threshold) -}}
 {{- end -}}
 {{- $threshold -}}
 {{- end -}}
