@@ -128,5 +128,5 @@ func runAgent(o agentOptions) error {
 	if err != nil {
 		return err
 	}
-	return mgr.Start(ctx)
+	return runManager(ctx, mgr, stopGrace)
 }

@@ -145,13 +145,13 @@ func runRecommender(ctx context.Context, o recommenderOptions) error {
 		if err := errors.Join(mgr.Add(rec), mgr.AddMetricsServerExtraHandler("/report", report.Handler(rec.Report))); err != nil {
 			return err
 		}
-		return mgr.Start(ctx)
+		return runManager(ctx, mgr, stopGrace)
 	}
 	var stats recommender.CycleStats
 	if err := mgr.Add(rec.RunOnceWhenSynced(mgr.GetCache(), func(st recommender.CycleStats) { stats = st; cancel() })); err != nil {
 		return err
 	}
-	if err := mgr.Start(ctx); err != nil {
+	if err := runManager(ctx, mgr, stopGrace); err != nil {
 		return err
 	}
 	if stats.Err != nil {

@@ -43,7 +43,7 @@ annotation and admission warnings). It always allows the pod: any trouble leaves
 			}
 			log.Info("Starting webhook", "port", o.Port, "certDir", o.CertDir, "defaultMode", defaultMode.String(),
 				"setMissingLimits", o.Policy.SetMissingLimits, "requests", requests)
-			return mgr.Start(ctrl.SetupSignalHandler())
+			return runManager(ctrl.SetupSignalHandler(), mgr, stopGrace)
 		},
 	}
 	f := cmd.Flags()
