@@ -354,6 +354,10 @@ func checkContainers(t *testing.T, v map[string]any, n names, objs objects) {
 			if !strings.HasPrefix(c.Image, valString(t, v, "image.repository")) {
 				t.Errorf("%s image %q is not image.repository", where, c.Image)
 			}
+			// headroom sets the Go runtime's soft memory limit from this (cmd/headroom/memlimit.go).
+			if !memoryLimitFromDownwardAPI(c.Env) {
+				t.Errorf("%s: env lacks HEADROOM_MEMORY_LIMIT from resourceFieldRef limits.memory: %v", where, c.Env)
+			}
 			if name == "DaemonSet/"+n.agent {
 				continue // checkAgent: the one privileged container
 			}
@@ -368,6 +372,16 @@ func checkContainers(t *testing.T, v map[string]any, n names, objs objects) {
 			}
 		}
 	}
+}
+
+func memoryLimitFromDownwardAPI(env []corev1.EnvVar) bool {
+	for _, e := range env {
+		if e.Name == "HEADROOM_MEMORY_LIMIT" && e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil &&
+			e.ValueFrom.ResourceFieldRef.Resource == "limits.memory" {
+			return true
+		}
+	}
+	return false
 }
 
 // checkRestricted is the restricted Pod Security Standard plus a read-only root filesystem.
