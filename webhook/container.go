@@ -56,7 +56,7 @@ func (s *Sizer) planContainer(c *corev1.Container, rc *v1alpha1.ContainerRecomme
 		q := *rc.Request
 		return skip(c.Name, "invalid-recommendation: request "+quantityString(&q), true)
 	}
-	if why := staleRecommendation(c, rc); why != "" {
+	if why := staleRecommendation(c, rc, bounds.defaults); why != "" {
 		p := skip(c.Name, why, false)
 		p.stale = true
 		return p
@@ -218,8 +218,10 @@ func (s *Sizer) planContainer(c *corev1.Container, rc *v1alpha1.ContainerRecomme
 // applied, or "". The recommender records in current the limit and -Xmx it computed against; a
 // user who since raised the limit (or changed -Xmx) after OOM kills must not get the old values
 // back until the next cycle, or for as long as the recommender is down. A recommendation without
-// current (written before it existed) is applied as it is.
-func staleRecommendation(c *corev1.Container, rc *v1alpha1.ContainerRecommendation) string {
+// current (written before it existed) is applied as it is. A template without a limit gets the
+// namespace LimitRange's default before the webhook sees the pod (defaultLimits): that is the same
+// template.
+func staleRecommendation(c *corev1.Container, rc *v1alpha1.ContainerRecommendation, defaultLimits []int64) string {
 	cur := rc.Current
 	if cur == nil {
 		return ""
@@ -231,7 +233,7 @@ func staleRecommendation(c *corev1.Container, rc *v1alpha1.ContainerRecommendati
 	if cur.Limit != nil {
 		then = cur.Limit.Value()
 	}
-	if now != then {
+	if now != then && !(then == 0 && slices.Contains(defaultLimits, now)) {
 		return "stale-recommendation: the pod template changed since the recommendation (limit " + bytesOrNone(now, formatBytes) +
 			", recommended for " + bytesOrNone(then, formatBytes) + ")"
 	}

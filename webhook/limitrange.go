@@ -11,12 +11,15 @@ import (
 // outside a namespace's LimitRange gets the pod rejected. These functions keep memory limits and
 // requests inside every LimitRange of the namespace, with the same comparisons LimitRanger makes
 // (plugin/pkg/admission/limitranger: minConstraint, maxConstraint, limitRequestRatioConstraint).
-// Defaults of a LimitRange need no handling here: LimitRanger's mutating half runs before the
-// webhooks (and again after them), and only fills in values that are missing.
+// Defaults of a LimitRange need no handling when sizing: LimitRanger's mutating half runs before the
+// webhooks (and again after them), and only fills in values that are missing. They matter when
+// telling whether a pod is still the template a recommendation saw (staleRecommendation).
 
-// memoryBounds are the tightest memory constraints of a namespace's LimitRanges for one kind of limit.
+// memoryBounds are the tightest memory constraints of a namespace's LimitRanges for one kind of limit,
+// and the default memory limits LimitRanger may have given a container that had none.
 type memoryBounds struct {
 	min, max, ratio *resource.Quantity
+	defaults        []int64 // bytes
 }
 
 func (b memoryBounds) empty() bool { return b.min == nil && b.max == nil && b.ratio == nil }
@@ -38,6 +41,9 @@ func boundsFor(lrs []corev1.LimitRange, typ corev1.LimitType) memoryBounds {
 			}
 			if q, ok := item.MaxLimitRequestRatio[corev1.ResourceMemory]; ok && (b.ratio == nil || q.Cmp(*b.ratio) < 0) {
 				b.ratio = &q
+			}
+			if q, ok := item.Default[corev1.ResourceMemory]; ok {
+				b.defaults = append(b.defaults, q.Value())
 			}
 		}
 	}
