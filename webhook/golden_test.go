@@ -167,6 +167,19 @@ func runCase(t *testing.T, c goldenCase) golden {
 		t.Errorf("patched pod is not valid: %v", err)
 	}
 
+	// Reinvocation (reinvocationPolicy IfNeeded): the API server may send the pod again after a later
+	// webhook changed it. The pod headroom already patched must come back unchanged: no patch at all.
+	if len(ops) > 0 {
+		again := mustJSON(t, patched)
+		resp3, outcome3, err := h.Review(context.Background(), admissionReview("uid-2", c.namespace.Name, again, false), nil)
+		if err != nil {
+			t.Fatalf("review of the patched pod: %v", err)
+		}
+		if _, ops3, _ := checkResponse(t, resp3, "uid-2", again); len(ops3) > 0 {
+			t.Errorf("the patched pod sent again (outcome %s) is patched again: %v", outcome3, ops3)
+		}
+	}
+
 	// A dry-run request (kubectl --dry-run=server) gets the same answer: nothing has side effects.
 	resp2, outcome2, err := h.Review(context.Background(), admissionReview("uid-1", c.namespace.Name, c.podJSON, true), nil)
 	if err != nil || outcome2 != outcome || !bytes.Equal(resp2, resp) {

@@ -294,12 +294,18 @@ func (r *Result) annotate(pod *corev1.Pod, changed bool) {
 			return
 		}
 	}
-	if pod.Annotations == nil {
-		pod.Annotations = map[string]string{}
-	} else if prev, ok := pod.Annotations[key]; ok {
+	prev, had := pod.Annotations[key]
+	if had {
 		r.Record.keepChanges(prev)
 	}
-	pod.Annotations[key] = r.Record.Marshal()
+	value := r.Record.Marshal()
+	if had && value == prev {
+		return // the pod sent again (reinvocation) already says this: no patch
+	}
+	if pod.Annotations == nil {
+		pod.Annotations = map[string]string{}
+	}
+	pod.Annotations[key] = value
 	r.AnnotationKey = key
 }
 
