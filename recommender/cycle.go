@@ -15,6 +15,7 @@ import (
 
 	"github.com/headroom-dev/headroom/api/v1alpha1"
 	"github.com/headroom-dev/headroom/history"
+	"github.com/headroom-dev/headroom/internal/manifest"
 	"github.com/headroom-dev/headroom/sizing"
 )
 
@@ -329,7 +330,7 @@ func (c *cycleRun) namespace(ctx context.Context, ns served, global history.Wind
 		nsErr(fmt.Errorf("list limit ranges: %w", err))
 		return
 	}
-	limitRangeMax := LimitRangeMax(lrs.Items)
+	limitRangeMax := manifest.MaxContainerMemory(lrs.Items)
 
 	// A namespace whose policy reads another lookback has its own window, and is always read.
 	w, own := global, r.opts.lookback(policy) != r.opts.lookback(r.opts.Policy)
@@ -361,7 +362,8 @@ func (c *cycleRun) namespace(ctx context.Context, ns served, global history.Wind
 	for i := range targets {
 		t := &targets[i]
 		hw := h.Workload(t.Key.Kind, t.Key.Name)
-		results := Size(policy, containersOf(hw), t.Spec, limitRangeMax)
+		// Size the template as its pods run: with the LimitRange defaults LimitRanger fills in.
+		results := Size(policy, containersOf(hw), manifest.WithLimitRangeDefaults(t.Spec, lrs.Items), limitRangeMax)
 		mr := NewObject(t.Key, results, c.now)
 		old := existing[mr.Name]
 		status, kept := desiredStatus(mr, results, old, policy.MinHistory.D(), c.now)

@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -430,5 +431,23 @@ func TestBackoff(t *testing.T) {
 		16 * time.Minute, 32 * time.Minute, time.Hour, time.Hour}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// A template without a memory limit runs with the namespace LimitRange's default (LimitRanger fills it
+// in before the webhook): the recommendation is computed for, and records as current, that limit.
+func TestCycleSizesWithLimitRangeDefaults(t *testing.T) {
+	lr := &corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Namespace: "nohist", Name: "defaults"},
+		Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{Type: corev1.LimitTypeContainer,
+			Default:        corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
+			DefaultRequest: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")}}}}}
+	c := newCluster(t, lr)
+	if st := c.recommender(t).RunOnce(context.Background()); st.Err != nil {
+		t.Fatal(st.Err)
+	}
+	got := get(t, c.client, "nohist", "deployment-ghost").Status.Containers
+	if len(got) != 1 || got[0].Current == nil || got[0].Current.Limit == nil || got[0].Current.Limit.String() != "512Mi" ||
+		got[0].Current.Request == nil || got[0].Current.Request.String() != "256Mi" {
+		t.Errorf("containers %+v: want current limit 512Mi and request 256Mi, the LimitRange's defaults", got)
 	}
 }

@@ -98,23 +98,6 @@ func Discover(ctx context.Context, r client.Reader, namespace string) ([]Target,
 	return out, nil
 }
 
-// LimitRangeMax returns the smallest maximum container memory limit of the LimitRanges in the
-// list; 0 when none sets one.
-func LimitRangeMax(lrs []corev1.LimitRange) int64 {
-	var out int64
-	for i := range lrs {
-		for _, item := range lrs[i].Spec.Limits {
-			if item.Type != corev1.LimitTypeContainer {
-				continue
-			}
-			if q, ok := item.Max[corev1.ResourceMemory]; ok && q.Value() > 0 && (out == 0 || q.Value() < out) {
-				out = q.Value()
-			}
-		}
-	}
-	return out
-}
-
 // TrimWorkload is the informer transform of the workload kinds: it keeps what Discover and
 // sizing read (name, namespace, UID, owner references, and per container the name, command,
 // args, env and resources) and what the report adds (the desired replicas, and the pod

@@ -163,23 +163,3 @@ func TestTrimWorkloadKeepsWhatSizingReads(t *testing.T) {
 		t.Error("a namespace was changed")
 	}
 }
-
-func TestLimitRangeMax(t *testing.T) {
-	lr := func(typ corev1.LimitType, max string) corev1.LimitRange {
-		item := corev1.LimitRangeItem{Type: typ, Max: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(max)}}
-		return corev1.LimitRange{Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{item}}}
-	}
-	tests := map[string]struct {
-		in   []corev1.LimitRange
-		want int64
-	}{
-		"none":                                  {nil, 0},
-		"the smallest container maximum wins":   {[]corev1.LimitRange{lr(corev1.LimitTypeContainer, "8Gi"), lr(corev1.LimitTypeContainer, "4Gi")}, 4 * sizing.Gi},
-		"pod maxima are the webhook's business": {[]corev1.LimitRange{lr(corev1.LimitTypePod, "1Gi")}, 0},
-	}
-	for name, tt := range tests {
-		if got := LimitRangeMax(tt.in); got != tt.want {
-			t.Errorf("%s: %d, want %d", name, got, tt.want)
-		}
-	}
-}

@@ -44,8 +44,10 @@ type Namespace struct {
 	Replicas map[string]int
 	// Recommendations are the namespace's MemoryRecommendations (none when the CRD is not installed).
 	Recommendations []v1alpha1.MemoryRecommendation
-	// LimitRangeMax is the smallest maximum container memory limit of the namespace's LimitRanges; 0 when none.
-	LimitRangeMax int64
+	// LimitRanges of the namespace: their container maximum bounds recommendations
+	// (manifest.MaxContainerMemory), their defaults are what templates without limits run with
+	// (manifest.WithLimitRangeDefaults).
+	LimitRanges []corev1.LimitRange
 }
 
 // Recommendation returns the MemoryRecommendation of a workload, or nil.
@@ -173,16 +175,7 @@ func Load(ctx context.Context, c client.Reader, namespace string) (*Namespace, e
 	if err := c.List(ctx, &lrs, in); err != nil {
 		return nil, fmt.Errorf("list limitranges in %s: %w", namespace, err)
 	}
-	for _, lr := range lrs.Items {
-		for _, item := range lr.Spec.Limits {
-			if item.Type != corev1.LimitTypeContainer {
-				continue
-			}
-			if q, ok := item.Max[corev1.ResourceMemory]; ok && (n.LimitRangeMax == 0 || q.Value() < n.LimitRangeMax) {
-				n.LimitRangeMax = q.Value()
-			}
-		}
-	}
+	n.LimitRanges = lrs.Items
 	return n, nil
 }
 

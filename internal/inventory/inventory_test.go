@@ -71,8 +71,8 @@ func TestLoad(t *testing.T) {
 	if diff := cmp.Diff([]string{"CronJob/nightly", "Deployment/orders", "StatefulSet/db"}, got); diff != "" {
 		t.Errorf("workloads (-want +got):\n%s", diff)
 	}
-	if n.Labels["headroom.dev/mode"] != "enforce" || n.LimitRangeMax != 8<<30 {
-		t.Errorf("labels %v, LimitRange max %d", n.Labels, n.LimitRangeMax)
+	if n.Labels["headroom.dev/mode"] != "enforce" || manifest.MaxContainerMemory(n.LimitRanges) != 8<<30 {
+		t.Errorf("labels %v, LimitRange max %d", n.Labels, manifest.MaxContainerMemory(n.LimitRanges))
 	}
 	if n.Replicas["Deployment/orders"] != 3 || n.Replicas["StatefulSet/db"] != 1 {
 		t.Errorf("replicas = %v", n.Replicas)

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/headroom-dev/headroom/api/v1alpha1"
 	"github.com/headroom-dev/headroom/history"
@@ -96,9 +97,11 @@ func (s *Specs) workloadInput(key history.WorkloadKey, containers []sizing.Conta
 	mw := s.byKey[key]
 	var mrec *v1alpha1.MemoryRecommendation
 	var lrMax int64
+	var lrs []corev1.LimitRange
 	if s.cluster != nil {
 		mrec = s.cluster.Recommendation(key.Kind, key.Name)
-		lrMax = s.cluster.LimitRangeMax
+		lrs = s.cluster.LimitRanges
+		lrMax = manifest.MaxContainerMemory(lrs)
 		wl.Replicas = s.cluster.Replicas[key.Kind+"/"+key.Name]
 	}
 	if mw != nil {
@@ -127,7 +130,8 @@ func (s *Specs) workloadInput(key history.WorkloadKey, containers []sizing.Conta
 	for _, c := range containers {
 		ci := report.ContainerInput{Name: c.Name, History: c}
 		if mw != nil {
-			if cur, ok := manifest.Current(mw.PodSpec, c.Name); ok {
+			// As the pods run: a template without a limit gets the LimitRange's default (as in the recommender).
+			if cur, ok := manifest.Current(manifest.WithLimitRangeDefaults(mw.PodSpec, lrs), c.Name); ok {
 				cur.LimitRangeMax = lrMax
 				ci.Current, ci.Source = &cur, s.source
 				for i := range mw.PodSpec.Containers {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -63,8 +64,9 @@ func TestSpecsNamespaceInput(t *testing.T) {
 			{Kind: "Deployment", Name: "orders", Object: dep, PodMeta: &dep.Spec.Template.ObjectMeta, PodSpec: &dep.Spec.Template.Spec},
 			{Kind: "StatefulSet", Name: "db", Object: db, PodMeta: &db.Spec.Template.ObjectMeta, PodSpec: &db.Spec.Template.Spec},
 		},
-		Replicas:      map[string]int{"Deployment/orders": 3},
-		LimitRangeMax: 8 << 30,
+		Replicas: map[string]int{"Deployment/orders": 3},
+		LimitRanges: []corev1.LimitRange{{Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{Type: corev1.LimitTypeContainer,
+			Max: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("8Gi")}}}}}},
 		Recommendations: []v1alpha1.MemoryRecommendation{{
 			Spec: v1alpha1.MemoryRecommendationSpec{TargetRef: v1alpha1.TargetRef{Kind: "Deployment", Name: "orders"}},
 			Status: v1alpha1.MemoryRecommendationStatus{LastUpdateTime: &updated,
