@@ -580,8 +580,8 @@ func checkAgent(t *testing.T, v map[string]any, n names, ns string, objs objects
 	// The agent acts nowhere the webhook is never called: the webhook's excluded namespaces and the
 	// release namespace.
 	exclude := "--exclude-namespaces=" + strings.Join(excluded(t, v, "webhook.namespaceSelector.excludeNamespaces", ns), ",")
-	for _, want := range []string{"agent", "--cgroup-root=/host/sys/fs/cgroup", "--threshold=" + agentThreshold(t, v),
-		"--target=" + agentTarget(t, v), "--default-mode=" + valString(t, v, "defaultMode"), exclude} {
+	for _, want := range []string{"agent", "--cgroup-root=/host/sys/fs/cgroup", "--threshold=" + agentFraction(t, v, "agent.threshold", 0.05),
+		"--target=" + agentFraction(t, v, "agent.target", 0.20), "--default-mode=" + valString(t, v, "defaultMode"), exclude} {
 		if !slices.Contains(c.Args, want) {
 			t.Errorf("agent args %v lack %s", c.Args, want)
 		}
@@ -594,25 +594,15 @@ func checkAgent(t *testing.T, v map[string]any, n names, ns string, objs objects
 	}
 }
 
-// agentThreshold is the --threshold the agent should get: agent.threshold, or when it is null
-// policy.targetUtilization - 0.05 (DESIGN.md 1.6).
-func agentThreshold(t testing.TB, v map[string]any) string {
+// agentFraction is the value of an agent flag the chart derives from the policy: the value at key,
+// or when it is null policy.targetUtilization minus below (threshold 0.05, target 0.20; DESIGN.md 1.6).
+func agentFraction(t testing.TB, v map[string]any, key string, below float64) string {
 	t.Helper()
-	th := val(t, v, "agent.threshold")
-	if th == nil {
-		th = math.Round((toFloat(val(t, v, "policy.targetUtilization"))-0.05)*1e4) / 1e4
+	f := val(t, v, key)
+	if f == nil {
+		f = math.Round((toFloat(val(t, v, "policy.targetUtilization"))-below)*1e4) / 1e4
 	}
-	return fmt.Sprint(th)
-}
-
-// agentTarget is agent.target, or 20 points below policy.targetUtilization when unset.
-func agentTarget(t testing.TB, v map[string]any) string {
-	t.Helper()
-	target := val(t, v, "agent.target")
-	if target == nil {
-		target = math.Round((toFloat(val(t, v, "policy.targetUtilization"))-0.20)*1e4) / 1e4
-	}
-	return fmt.Sprint(target)
+	return fmt.Sprint(f)
 }
 
 // excluded is the namespace list at path with the release namespace added, in order, once.
