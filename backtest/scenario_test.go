@@ -51,29 +51,13 @@ func load(t testing.TB, spec *scenario.Spec, step time.Duration) *history.Namesp
 	return ns
 }
 
-// currentOf is what the scenario's manifests say about a container.
-func currentOf(spec *scenario.Spec, workload, container string) sizing.Current {
-	for _, w := range spec.Workloads {
-		for _, c := range w.Containers {
-			if w.Name == workload && c.Name == container {
-				cur := sizing.Current{Limit: int64(c.Limit), Request: int64(c.Request), JVM: c.JVM != nil}
-				if c.JVM != nil {
-					cur.Xmx = int64(c.JVM.Xmx)
-				}
-				return cur
-			}
-		}
-	}
-	return sizing.Current{}
-}
-
 // workloads pairs history with the scenario's settings.
 func workloads(spec *scenario.Spec, h *history.Namespace) []backtest.Workload {
 	var out []backtest.Workload
 	for _, wl := range h.Workloads {
 		bw := backtest.Workload{Kind: wl.Key.Kind, Name: wl.Key.Name}
 		for _, c := range wl.Containers {
-			bw.Containers = append(bw.Containers, backtest.Container{History: c, Current: currentOf(spec, wl.Key.Name, c.Name)})
+			bw.Containers = append(bw.Containers, backtest.Container{History: c, Current: spec.Current(wl.Key.Name, c.Name)})
 		}
 		out = append(out, bw)
 	}

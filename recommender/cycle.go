@@ -330,7 +330,7 @@ func (c *cycleRun) namespace(ctx context.Context, ns served, global history.Wind
 		nsErr(fmt.Errorf("list limit ranges: %w", err))
 		return
 	}
-	limitRangeMax := manifest.MaxContainerMemory(lrs.Items)
+	limitRangeMax, defaults := manifest.MaxContainerMemory(lrs.Items), manifest.ContainerDefaults(lrs.Items)
 
 	// A namespace whose policy reads another lookback has its own window, and is always read.
 	w, own := global, r.opts.lookback(policy) != r.opts.lookback(r.opts.Policy)
@@ -363,7 +363,7 @@ func (c *cycleRun) namespace(ctx context.Context, ns served, global history.Wind
 		t := &targets[i]
 		hw := h.Workload(t.Key.Kind, t.Key.Name)
 		// Size the template as its pods run: with the LimitRange defaults LimitRanger fills in.
-		results := Size(policy, containersOf(hw), manifest.WithLimitRangeDefaults(t.Spec, lrs.Items), limitRangeMax)
+		results := Size(policy, containersOf(hw), defaults.Apply(t.Spec), limitRangeMax)
 		mr := NewObject(t.Key, results, c.now)
 		old := existing[mr.Name]
 		status, kept := desiredStatus(mr, results, old, policy.MinHistory.D(), c.now)

@@ -41,23 +41,6 @@ func loadScenario(t testing.TB, name string) (*scenario.Spec, *history.Namespace
 	return spec, ns
 }
 
-// currentFromSpec is what the scenario's manifests say (cmd/headroom's golden test reads the real
-// manifests through the jvm package).
-func currentFromSpec(spec *scenario.Spec, workload, container string) sizing.Current {
-	for _, w := range spec.Workloads {
-		for _, c := range w.Containers {
-			if w.Name == workload && c.Name == container {
-				cur := sizing.Current{Limit: int64(c.Limit), Request: int64(c.Request), JVM: c.JVM != nil}
-				if c.JVM != nil {
-					cur.Xmx = int64(c.JVM.Xmx)
-				}
-				return cur
-			}
-		}
-	}
-	return sizing.Current{}
-}
-
 // near reports whether got is within frac of want.
 func near(got, want int64, frac float64) bool {
 	d := float64(got - want)
@@ -195,7 +178,7 @@ func TestScenarioLibrary(t *testing.T) {
 						continue
 					}
 					seen++
-					r, err := sizing.Recommend(sizing.Default(), c, currentFromSpec(spec, w.Key.Name, c.Name))
+					r, err := sizing.Recommend(sizing.Default(), c, spec.Current(w.Key.Name, c.Name))
 					if !errors.Is(err, want.err) {
 						t.Errorf("%s: err = %v, want %v", key, err, want.err)
 					}

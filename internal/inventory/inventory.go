@@ -46,7 +46,7 @@ type Namespace struct {
 	Recommendations []v1alpha1.MemoryRecommendation
 	// LimitRanges of the namespace: their container maximum bounds recommendations
 	// (manifest.MaxContainerMemory), their defaults are what templates without limits run with
-	// (manifest.WithLimitRangeDefaults).
+	// (manifest.ContainerDefaults).
 	LimitRanges []corev1.LimitRange
 }
 

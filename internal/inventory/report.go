@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 
 	"github.com/headroom-dev/headroom/api/v1alpha1"
 	"github.com/headroom-dev/headroom/history"
@@ -27,8 +26,10 @@ type Specs struct {
 	source string // report.SourceManifest or report.SourceCluster
 	byKey  map[history.WorkloadKey]*manifest.Workload
 	// cluster is set for specs read from the cluster: mode label, replicas, published
-	// recommendations and the LimitRange maximum.
-	cluster *Namespace
+	// recommendations; lrMax and lrDefaults are its LimitRanges' container maximum and defaults.
+	cluster    *Namespace
+	lrMax      int64
+	lrDefaults manifest.LimitRangeDefaults
 }
 
 // ManifestSpecs are specs from manifests, keyed as history keys workloads.
@@ -38,7 +39,8 @@ func ManifestSpecs(byKey map[history.WorkloadKey]*manifest.Workload) *Specs {
 
 // ClusterSpecs are the specs of one namespace as Load read it.
 func ClusterSpecs(n *Namespace) *Specs {
-	s := &Specs{source: report.SourceCluster, byKey: make(map[history.WorkloadKey]*manifest.Workload, len(n.Workloads)), cluster: n}
+	s := &Specs{source: report.SourceCluster, byKey: make(map[history.WorkloadKey]*manifest.Workload, len(n.Workloads)), cluster: n,
+		lrMax: manifest.MaxContainerMemory(n.LimitRanges), lrDefaults: manifest.ContainerDefaults(n.LimitRanges)}
 	for i := range n.Workloads {
 		mw := &n.Workloads[i]
 		s.byKey[history.WorkloadKey{Namespace: n.Name, Kind: mw.Kind, Name: mw.Name}] = mw
@@ -96,12 +98,8 @@ func (s *Specs) workloadInput(key history.WorkloadKey, containers []sizing.Conta
 	wl := report.WorkloadInput{Kind: key.Kind, Name: key.Name}
 	mw := s.byKey[key]
 	var mrec *v1alpha1.MemoryRecommendation
-	var lrMax int64
-	var lrs []corev1.LimitRange
 	if s.cluster != nil {
 		mrec = s.cluster.Recommendation(key.Kind, key.Name)
-		lrs = s.cluster.LimitRanges
-		lrMax = manifest.MaxContainerMemory(lrs)
 		wl.Replicas = s.cluster.Replicas[key.Kind+"/"+key.Name]
 	}
 	if mw != nil {
@@ -131,8 +129,8 @@ func (s *Specs) workloadInput(key history.WorkloadKey, containers []sizing.Conta
 		ci := report.ContainerInput{Name: c.Name, History: c}
 		if mw != nil {
 			// As the pods run: a template without a limit gets the LimitRange's default (as in the recommender).
-			if cur, ok := manifest.Current(manifest.WithLimitRangeDefaults(mw.PodSpec, lrs), c.Name); ok {
-				cur.LimitRangeMax = lrMax
+			if cur, ok := manifest.Current(s.lrDefaults.Apply(mw.PodSpec), c.Name); ok {
+				cur.LimitRangeMax = s.lrMax
 				ci.Current, ci.Source = &cur, s.source
 				for i := range mw.PodSpec.Containers {
 					if mw.PodSpec.Containers[i].Name == c.Name {

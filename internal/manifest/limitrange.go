@@ -21,33 +21,40 @@ func MaxContainerMemory(lrs []corev1.LimitRange) int64 {
 	return out
 }
 
-// WithLimitRangeDefaults returns spec as the pods made from it run: the API server's LimitRanger
-// admission gives every container and init container without a limit (request) for a resource the
-// default limit (default request) of the namespace's Container LimitRanges, the first LimitRange
-// that has one winning. A template without a memory limit therefore runs with the default. The
-// LimitRanges come from the API server, which has already defaulted their defaultRequest to default
-// and default to max. spec is not changed: the result is a copy when anything was filled in. A nil
-// spec (not known) stays nil.
-func WithLimitRangeDefaults(spec *corev1.PodSpec, lrs []corev1.LimitRange) *corev1.PodSpec {
-	if spec == nil {
-		return nil
-	}
-	var limits, requests corev1.ResourceList
+// LimitRangeDefaults are what the API server's LimitRanger admission fills in for a container (or
+// init container) without a limit (request) for a resource: the default limit (default request) of
+// the namespace's Container LimitRanges, the first LimitRange that has one winning. The LimitRanges
+// come from the API server, which has already defaulted their defaultRequest to default and default
+// to max. Compute them once per namespace.
+type LimitRangeDefaults struct {
+	limits, requests corev1.ResourceList
+}
+
+// ContainerDefaults reads the container defaults of a namespace's LimitRanges.
+func ContainerDefaults(lrs []corev1.LimitRange) LimitRangeDefaults {
+	var d LimitRangeDefaults
 	for i := range lrs {
 		for _, item := range lrs[i].Spec.Limits {
 			if item.Type != corev1.LimitTypeContainer {
 				continue
 			}
-			limits = addMissing(limits, item.Default)
-			requests = addMissing(requests, item.DefaultRequest)
+			d.limits = addMissing(d.limits, item.Default)
+			d.requests = addMissing(d.requests, item.DefaultRequest)
 		}
 	}
-	if len(limits) == 0 && len(requests) == 0 {
+	return d
+}
+
+// Apply returns spec as the pods made from it run: a template without a memory limit runs with
+// the default. spec is not changed: the result is a copy when anything was filled in. A nil spec
+// (not known) stays nil.
+func (d LimitRangeDefaults) Apply(spec *corev1.PodSpec) *corev1.PodSpec {
+	if spec == nil || len(d.limits) == 0 && len(d.requests) == 0 {
 		return spec
 	}
 	out := *spec
-	out.InitContainers = withDefaults(spec.InitContainers, limits, requests)
-	out.Containers = withDefaults(spec.Containers, limits, requests)
+	out.InitContainers = withDefaults(spec.InitContainers, d.limits, d.requests)
+	out.Containers = withDefaults(spec.Containers, d.limits, d.requests)
 	return &out
 }
 

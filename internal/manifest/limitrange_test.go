@@ -16,7 +16,7 @@ func list(kv ...string) corev1.ResourceList {
 	return out
 }
 
-func TestWithLimitRangeDefaults(t *testing.T) {
+func TestContainerDefaults(t *testing.T) {
 	lr := func(typ corev1.LimitType, def, defReq corev1.ResourceList) corev1.LimitRange {
 		return corev1.LimitRange{Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{Type: typ, Default: def, DefaultRequest: defReq}}}}
 	}
@@ -49,7 +49,7 @@ func TestWithLimitRangeDefaults(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			spec := &corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Resources: *tt.in.DeepCopy()}}}
 			before := spec.DeepCopy()
-			got := WithLimitRangeDefaults(spec, tt.lrs)
+			got := ContainerDefaults(tt.lrs).Apply(spec)
 			if diff := cmp.Diff(tt.want, got.Containers[0].Resources); diff != "" {
 				t.Errorf("resources (-want +got):\n%s", diff)
 			}

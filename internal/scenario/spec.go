@@ -187,3 +187,21 @@ func (s *Spec) Validate() error {
 
 // Start is the first instant of the window.
 func (s *Spec) Start() time.Time { return s.End.Add(-s.History.D()) }
+
+// Current is what the scenario's manifests say about a container (zero when the scenario has no
+// such container): the limit, request and -Xmx its pod template sets. (cmd/headroom's golden tests
+// read the real manifests through package jvm instead.)
+func (s *Spec) Current(workload, container string) sizing.Current {
+	for _, w := range s.Workloads {
+		for _, c := range w.Containers {
+			if w.Name == workload && c.Name == container {
+				cur := sizing.Current{Limit: int64(c.Limit), Request: int64(c.Request), JVM: c.JVM != nil}
+				if c.JVM != nil {
+					cur.Xmx = int64(c.JVM.Xmx)
+				}
+				return cur
+			}
+		}
+	}
+	return sizing.Current{}
+}
